@@ -1,0 +1,31 @@
+//! DAP-18 wire types (section 4 of draft-ietf-ppm-dap-18), each with `prio::codec`
+//! `Encode`/`Decode`. Decoding is strict: trailing bytes, out-of-range lengths, unknown enum
+//! values and unsorted or repeated extension lists are errors.
+
+mod aggregate;
+mod basic;
+mod collect;
+mod hpke;
+mod task_config;
+mod upload;
+
+pub use aggregate::*;
+pub use basic::*;
+pub use collect::*;
+pub use hpke::*;
+pub use task_config::*;
+pub use upload::*;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// Encodes bytes as unpadded URL-safe base64, as DAP uses for IDs in URLs and problem documents.
+pub fn base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes unpadded URL-safe base64.
+pub fn from_base64url(s: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(s).ok()
+}
+
