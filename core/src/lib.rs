@@ -13,7 +13,10 @@ pub mod codec;
 pub mod error;
 pub mod hpke;
 pub mod media;
+pub mod store;
+pub mod task;
 pub mod messages;
+pub mod vdaf;
 
 pub use error::{Abort, DapErrorType, ProblemDocument};
 

@@ -71,6 +71,21 @@ macro_rules! fixed_id {
                 Ok(Self(get_array(r)?))
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_base64url())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                Self::from_base64url(&s).ok_or_else(|| {
+                    serde::de::Error::custom(concat!("invalid base64url ", stringify!($name)))
+                })
+            }
+        }
     };
 }
 
@@ -100,11 +115,11 @@ fixed_id!(
 );
 
 /// `uint64 Time`: a number of `time_precision` units since the Unix epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub struct Time(pub u64);
 
 /// `uint64 Duration`: a number of `time_precision` units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub struct Duration(pub u64);
 
 impl Time {
@@ -147,7 +162,7 @@ impl Decode for Duration {
 }
 
 /// `struct { Time start; Duration duration; } Interval`: half-open `[start, start+duration)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     /// First time unit inside the interval.
     pub start: Time,

@@ -1,0 +1,134 @@
+//! The key-value interface every kind of state is written against.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// A storage failure. Handlers answer it with a retryable error; nothing is half-applied
+/// because each request runs inside one atomic store transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// A stored value or request did not decode.
+    #[error("storage codec: {0}")]
+    Codec(String),
+    /// A request broke an invariant of the state machine.
+    #[error("storage invariant: {0}")]
+    Invariant(String),
+}
+
+/// Ordered byte-string keys and values. Synchronous: on a Durable Object this is its SQLite
+/// storage, whose calls complete without awaiting, so one request's reads and writes are
+/// atomic.
+pub trait Kv {
+    /// The value at `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets `key` to `value`.
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key` (no error if absent).
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError>;
+    /// Entries with `start <= key < end` in key order (descending when `reverse`), at most
+    /// `limit` of them.
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Entries whose key starts with `prefix`.
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.scan(prefix, &prefix_end(prefix), limit, false)
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
+}
+
+/// An in-memory [`Kv`] for tests and native tools.
+#[derive(Clone, Debug, Default)]
+pub struct MemKv {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemKv {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of entries (for tests).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl Kv for MemKv {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.map.insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.map.remove(key);
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let range = self
+            .map
+            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
+        let items: Vec<_> = if reverse {
+            range.rev().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+        } else {
+            range.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_ranges() {
+        let mut kv = MemKv::new();
+        for k in [b"a1", b"a2", b"a3", b"b1"] {
+            kv.put(k, k).unwrap();
+        }
+        let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(keys(kv.scan_prefix(b"a", 10).unwrap()).len(), 3);
+        assert_eq!(keys(kv.scan(b"a", b"a3", 10, true).unwrap()), vec![b"a2".to_vec(), b"a1".to_vec()]);
+        assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
+    }
+}

@@ -1,0 +1,465 @@
+//! The Leader's pending reports, sharded by report ID. Uploads are replay-checked here; the
+//! shard then hands reports to aggregation jobs ("claims") and forgets their bodies once the
+//! job is finished, keeping only the IDs for replay protection.
+
+use super::{get, key, put, Kv, StoreError};
+use crate::messages::{AggregationJobId, BatchId, Interval, ReportId, Time};
+use crate::task::AggregationSchedule;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+// Storage schema (one instance per task and shard):
+//   "m"                        -> ShardMeta (sequence counter, pending count)
+//   "r" || report_id           -> ReportEntry (state, time): kept forever for replay checks
+//   "q" || seq u64 BE          -> (report_id, arrival secs): the pending queue, oldest first
+//   "x" || report_id           -> the encoded Report, while pending or claimed
+//   "t" || time u64 BE || id   -> ()  reports not yet finished, by report time
+//   "j" || job_id              -> JobClaim: reports handed (or being handed) to a job
+
+/// Times a report may be handed back by abandoned jobs before it is dropped.
+pub const MAX_ATTEMPTS: u8 = 3;
+
+/// One report waiting for aggregation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReport {
+    /// The report ID.
+    pub report_id: ReportId,
+    /// The report time.
+    pub time: Time,
+    /// The encoded `Report`.
+    pub report: Vec<u8>,
+}
+
+/// Reports claimed for one aggregation job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobClaim {
+    /// The Leader's job ID.
+    pub job: AggregationJobId,
+    /// Leader-selected mode: the batch (`None` until assigned).
+    pub batch: Option<BatchId>,
+    /// The reports, in job order.
+    pub reports: Vec<PendingReport>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ShardMeta {
+    next_seq: u64,
+    pending: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum State {
+    Pending(u64),
+    Claimed,
+    Done,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ReportEntry {
+    state: State,
+    time: u64,
+    attempts: u8,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredClaim {
+    batch: Option<BatchId>,
+    reports: Vec<(ReportId, u64)>,
+    handed_off: bool,
+}
+
+/// A request to a report shard.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ShardReq {
+    /// Stores uploaded reports; IDs seen before are replays and are not stored.
+    Put {
+        /// The reports.
+        reports: Vec<PendingReport>,
+        /// Current time (POSIX seconds).
+        now: u64,
+        /// The task's schedule (to answer when to form jobs).
+        schedule: AggregationSchedule,
+    },
+    /// Claims pending reports into new jobs as the schedule says, and returns every claim
+    /// not yet handed off (including older ones, after a crash).
+    Plan {
+        /// Current time.
+        now: u64,
+        /// The task's schedule.
+        schedule: AggregationSchedule,
+        /// Claim whatever is pending now, ignoring `min_job_size` and `max_wait_secs`.
+        flush: bool,
+    },
+    /// Leader-selected mode: splits a claim into one job per batch allocation.
+    Split {
+        /// The claim.
+        job: AggregationJobId,
+        /// `(batch, number of reports)` in order; the counts add up to the claim's size.
+        allocations: Vec<(BatchId, u64)>,
+    },
+    /// The job was created; stop offering the claim.
+    HandedOff {
+        /// The job.
+        job: AggregationJobId,
+    },
+    /// The job finished: its reports are done (their IDs stay for replay checks).
+    Finish {
+        /// The job.
+        job: AggregationJobId,
+    },
+    /// The job was abandoned: its reports go back to pending (up to [`MAX_ATTEMPTS`]).
+    Release {
+        /// The job.
+        job: AggregationJobId,
+        /// Current time.
+        now: u64,
+    },
+    /// Whether any report with a time inside `interval` is pending or in an unfinished job.
+    Outstanding {
+        /// The interval.
+        interval: Interval,
+    },
+}
+
+/// The answer of a report shard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShardResp {
+    /// For `Put`.
+    Put {
+        /// One flag per report: true when the ID was seen before.
+        replayed: Vec<bool>,
+        /// When the shard should next form jobs (POSIX seconds), if it holds pending reports.
+        alarm_at: Option<u64>,
+    },
+    /// For `Plan` and `Split`.
+    Claims {
+        /// Claims to hand to jobs.
+        claims: Vec<JobClaim>,
+        /// When to plan again, if reports remain pending.
+        alarm_at: Option<u64>,
+    },
+    /// For `HandedOff`, `Finish`, `Release`.
+    Done,
+    /// For `Outstanding`.
+    Outstanding(bool),
+}
+
+fn meta(kv: &impl Kv) -> Result<ShardMeta, StoreError> {
+    Ok(get(kv, b"m")?.unwrap_or_default())
+}
+
+fn oldest_arrival(kv: &impl Kv) -> Result<Option<u64>, StoreError> {
+    Ok(match kv.scan_prefix(b"q", 1)?.into_iter().next() {
+        Some((_, v)) => Some(super::from_bytes::<(ReportId, u64)>(&v)?.1),
+        None => None,
+    })
+}
+
+fn alarm_at(kv: &impl Kv, m: &ShardMeta, s: &AggregationSchedule, now: u64) -> Result<Option<u64>, StoreError> {
+    if m.pending == 0 {
+        return Ok(None);
+    }
+    if m.pending >= u64::from(s.min_job_size) {
+        return Ok(Some(now));
+    }
+    Ok(oldest_arrival(kv)?.map(|t| t.saturating_add(s.max_wait_secs)))
+}
+
+fn enqueue(kv: &mut impl Kv, m: &mut ShardMeta, id: ReportId, now: u64) -> Result<u64, StoreError> {
+    let seq = m.next_seq;
+    m.next_seq += 1;
+    m.pending += 1;
+    put(kv, &key(&[b"q", &seq.to_be_bytes()]), &(id, now))?;
+    Ok(seq)
+}
+
+fn load_claim(kv: &impl Kv, job: AggregationJobId, c: StoredClaim) -> Result<JobClaim, StoreError> {
+    let mut reports = Vec::with_capacity(c.reports.len());
+    for (id, time) in c.reports {
+        let body = kv
+            .get(&key(&[b"x", &id.0]))?
+            .ok_or_else(|| StoreError::Invariant("claimed report lost its body".into()))?;
+        reports.push(PendingReport {
+            report_id: id,
+            time: Time(time),
+            report: body,
+        });
+    }
+    Ok(JobClaim {
+        job,
+        batch: c.batch,
+        reports,
+    })
+}
+
+/// Derives the ID of the `i`-th job split from a claim.
+pub fn split_job_id(claim: &AggregationJobId, i: u32) -> AggregationJobId {
+    let h = Sha256::new()
+        .chain_update(b"edap split")
+        .chain_update(claim.0)
+        .chain_update(i.to_be_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&h[..16]);
+    AggregationJobId(id)
+}
+
+/// Handles one request.
+pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> {
+    match req {
+        ShardReq::Put {
+            reports,
+            now,
+            schedule,
+        } => {
+            let mut m = meta(kv)?;
+            let mut replayed = Vec::with_capacity(reports.len());
+            for r in reports {
+                let rkey = key(&[b"r", &r.report_id.0]);
+                if kv.get(&rkey)?.is_some() {
+                    replayed.push(true);
+                    continue;
+                }
+                let seq = enqueue(kv, &mut m, r.report_id, now)?;
+                put(
+                    kv,
+                    &rkey,
+                    &ReportEntry {
+                        state: State::Pending(seq),
+                        time: r.time.0,
+                        attempts: 0,
+                    },
+                )?;
+                kv.put(&key(&[b"x", &r.report_id.0]), &r.report)?;
+                kv.put(&key(&[b"t", &r.time.0.to_be_bytes(), &r.report_id.0]), &[])?;
+                replayed.push(false);
+            }
+            put(kv, b"m", &m)?;
+            Ok(ShardResp::Put {
+                replayed,
+                alarm_at: alarm_at(kv, &m, &schedule, now)?,
+            })
+        }
+        ShardReq::Plan {
+            now,
+            schedule,
+            flush,
+        } => {
+            let mut m = meta(kv)?;
+            // Form new jobs while the schedule says so.
+            loop {
+                let due = m.pending >= u64::from(schedule.min_job_size)
+                    || (m.pending > 0
+                        && (flush
+                            || oldest_arrival(kv)?
+                                .is_some_and(|t| t.saturating_add(schedule.max_wait_secs) <= now)));
+                if !due {
+                    break;
+                }
+                let take = kv.scan_prefix(b"q", schedule.max_job_size.max(1) as usize)?;
+                let job = AggregationJobId::random();
+                let mut reports = Vec::with_capacity(take.len());
+                for (qk, v) in take {
+                    let (id, _arrival): (ReportId, u64) = super::from_bytes(&v)?;
+                    kv.delete(&qk)?;
+                    m.pending -= 1;
+                    let rkey = key(&[b"r", &id.0]);
+                    let mut e: ReportEntry = get(kv, &rkey)?
+                        .ok_or_else(|| StoreError::Invariant("queued report without entry".into()))?;
+                    e.state = State::Claimed;
+                    put(kv, &rkey, &e)?;
+                    reports.push((id, e.time));
+                }
+                put(
+                    kv,
+                    &key(&[b"j", &job.0]),
+                    &StoredClaim {
+                        batch: None,
+                        reports,
+                        handed_off: false,
+                    },
+                )?;
+            }
+            put(kv, b"m", &m)?;
+            let mut claims = Vec::new();
+            for (k, v) in kv.scan_prefix(b"j", usize::MAX)? {
+                let c: StoredClaim = super::from_bytes(&v)?;
+                if !c.handed_off {
+                    let job = AggregationJobId::from_slice(&k[1..])
+                        .ok_or_else(|| StoreError::Codec("claim key".into()))?;
+                    claims.push(load_claim(kv, job, c)?);
+                }
+            }
+            Ok(ShardResp::Claims {
+                claims,
+                alarm_at: alarm_at(kv, &m, &schedule, now)?,
+            })
+        }
+        ShardReq::Split { job, allocations } => {
+            let ckey = key(&[b"j", &job.0]);
+            let Some(c) = get::<StoredClaim>(kv, &ckey)? else {
+                // Already split (or finished): answer with the pieces that still exist.
+                let mut claims = Vec::new();
+                for i in 0..allocations.len() as u32 {
+                    let sub = split_job_id(&job, i);
+                    if let Some(sc) = get::<StoredClaim>(kv, &key(&[b"j", &sub.0]))? {
+                        if !sc.handed_off {
+                            claims.push(load_claim(kv, sub, sc)?);
+                        }
+                    }
+                }
+                return Ok(ShardResp::Claims { claims, alarm_at: None });
+            };
+            let total: u64 = allocations.iter().map(|(_, n)| n).sum();
+            if total != c.reports.len() as u64 {
+                return Err(StoreError::Invariant("allocation does not cover the claim".into()));
+            }
+            let mut rest = c.reports.as_slice();
+            let mut claims = Vec::new();
+            for (i, (batch, n)) in allocations.into_iter().enumerate() {
+                let (part, tail) = rest.split_at(n as usize);
+                rest = tail;
+                let sub = split_job_id(&job, i as u32);
+                let sc = StoredClaim {
+                    batch: Some(batch),
+                    reports: part.to_vec(),
+                    handed_off: false,
+                };
+                put(kv, &key(&[b"j", &sub.0]), &sc)?;
+                claims.push(load_claim(kv, sub, sc)?);
+            }
+            kv.delete(&ckey)?;
+            Ok(ShardResp::Claims { claims, alarm_at: None })
+        }
+        ShardReq::HandedOff { job } => {
+            let ckey = key(&[b"j", &job.0]);
+            if let Some(mut c) = get::<StoredClaim>(kv, &ckey)? {
+                c.handed_off = true;
+                put(kv, &ckey, &c)?;
+            }
+            Ok(ShardResp::Done)
+        }
+        ShardReq::Finish { job } => {
+            let ckey = key(&[b"j", &job.0]);
+            if let Some(c) = get::<StoredClaim>(kv, &ckey)? {
+                for (id, time) in c.reports {
+                    put(
+                        kv,
+                        &key(&[b"r", &id.0]),
+                        &ReportEntry {
+                            state: State::Done,
+                            time,
+                            attempts: 0,
+                        },
+                    )?;
+                    kv.delete(&key(&[b"x", &id.0]))?;
+                    kv.delete(&key(&[b"t", &time.to_be_bytes(), &id.0]))?;
+                }
+                kv.delete(&ckey)?;
+            }
+            Ok(ShardResp::Done)
+        }
+        ShardReq::Release { job, now } => {
+            let ckey = key(&[b"j", &job.0]);
+            if let Some(c) = get::<StoredClaim>(kv, &ckey)? {
+                let mut m = meta(kv)?;
+                for (id, time) in c.reports {
+                    let rkey = key(&[b"r", &id.0]);
+                    let attempts = get::<ReportEntry>(kv, &rkey)?.map_or(0, |e| e.attempts) + 1;
+                    if attempts >= MAX_ATTEMPTS {
+                        put(kv, &rkey, &ReportEntry { state: State::Done, time, attempts })?;
+                        kv.delete(&key(&[b"x", &id.0]))?;
+                        kv.delete(&key(&[b"t", &time.to_be_bytes(), &id.0]))?;
+                    } else {
+                        let seq = enqueue(kv, &mut m, id, now)?;
+                        put(kv, &rkey, &ReportEntry { state: State::Pending(seq), time, attempts })?;
+                    }
+                }
+                put(kv, b"m", &m)?;
+                kv.delete(&ckey)?;
+            }
+            Ok(ShardResp::Done)
+        }
+        ShardReq::Outstanding { interval } => {
+            let end = interval.end().map_or(u64::MAX, |e| e.0);
+            let start = key(&[b"t", &interval.start.0.to_be_bytes()]);
+            let stop = key(&[b"t", &end.to_be_bytes()]);
+            Ok(ShardResp::Outstanding(!kv.scan(&start, &stop, 1, false)?.is_empty()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemKv;
+
+    fn pr(i: u8, t: u64) -> PendingReport {
+        PendingReport {
+            report_id: ReportId([i; 16]),
+            time: Time(t),
+            report: vec![i],
+        }
+    }
+
+    fn sched(min: u32, max: u32) -> AggregationSchedule {
+        AggregationSchedule {
+            min_job_size: min,
+            max_job_size: max,
+            max_wait_secs: 5,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn put_claim_finish_and_replay() {
+        let mut kv = MemKv::new();
+        let s = sched(3, 2);
+        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(1, 10), pr(2, 11)], now: 100, schedule: s.clone() }).unwrap();
+        assert_eq!(r, ShardResp::Put { replayed: vec![false, false], alarm_at: Some(105) });
+        // Not due yet: nothing claimed.
+        let ShardResp::Claims { claims, alarm_at } = handle(&mut kv, ShardReq::Plan { now: 101, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        assert!(claims.is_empty());
+        assert_eq!(alarm_at, Some(105));
+        // Replay is refused even while pending.
+        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(2, 11), pr(3, 12)], now: 102, schedule: s.clone() }).unwrap();
+        assert_eq!(r, ShardResp::Put { replayed: vec![true, false], alarm_at: Some(102) });
+        // Due: claims of at most max_job_size.
+        let ShardResp::Claims { claims, alarm_at } = handle(&mut kv, ShardReq::Plan { now: 102, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].reports.len(), 2);
+        assert_eq!(alarm_at, Some(105 + 2)); // report 3 arrived at 102
+        // Crash before hand-off: the claim is offered again.
+        let ShardResp::Claims { claims: again, .. } = handle(&mut kv, ShardReq::Plan { now: 103, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        assert_eq!(again[0].job, claims[0].job);
+        handle(&mut kv, ShardReq::HandedOff { job: claims[0].job }).unwrap();
+        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(10, 1) }).unwrap(), ShardResp::Outstanding(true));
+        handle(&mut kv, ShardReq::Finish { job: claims[0].job }).unwrap();
+        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(10, 2) }).unwrap(), ShardResp::Outstanding(false));
+        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(12, 1) }).unwrap(), ShardResp::Outstanding(true));
+        // Finished IDs are still replays.
+        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(1, 10)], now: 104, schedule: s }).unwrap();
+        assert!(matches!(r, ShardResp::Put { replayed, .. } if replayed == vec![true]));
+    }
+
+    #[test]
+    fn split_and_release() {
+        let mut kv = MemKv::new();
+        let s = sched(1, 10);
+        handle(&mut kv, ShardReq::Put { reports: (1..=5).map(|i| pr(i, 1)).collect(), now: 0, schedule: s.clone() }).unwrap();
+        let ShardResp::Claims { claims, .. } = handle(&mut kv, ShardReq::Plan { now: 0, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        let job = claims[0].job;
+        let allocs = vec![(BatchId([1; 32]), 2), (BatchId([2; 32]), 3)];
+        let ShardResp::Claims { claims, .. } = handle(&mut kv, ShardReq::Split { job, allocations: allocs.clone() }).unwrap() else { panic!() };
+        assert_eq!(claims.iter().map(|c| c.reports.len()).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(claims[1].batch, Some(BatchId([2; 32])));
+        // Split is idempotent.
+        let ShardResp::Claims { claims: again, .. } = handle(&mut kv, ShardReq::Split { job, allocations: allocs }).unwrap() else { panic!() };
+        assert_eq!(again, claims);
+        // Releasing puts reports back in the queue.
+        handle(&mut kv, ShardReq::Release { job: claims[0].job, now: 1 }).unwrap();
+        let ShardResp::Claims { claims: next, .. } = handle(&mut kv, ShardReq::Plan { now: 1, schedule: s, flush: false }).unwrap() else { panic!() };
+        let ids: Vec<_> = next.iter().flat_map(|c| c.reports.iter().map(|r| r.report_id)).collect();
+        assert!(ids.contains(&ReportId([1; 16])) && ids.contains(&ReportId([2; 16])));
+    }
+}
