@@ -35,7 +35,9 @@ fn cfg() -> ProptestConfig {
 }
 
 fn check_roundtrip<T: Encode + Decode + PartialEq + Debug>(v: &T) -> Result<(), TestCaseError> {
-    let bytes = v.get_encoded().map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+    let bytes = v
+        .get_encoded()
+        .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
     if let Some(n) = v.encoded_len() {
         prop_assert_eq!(n, bytes.len(), "encoded_len disagrees with the encoding");
     }
@@ -43,7 +45,10 @@ fn check_roundtrip<T: Encode + Decode + PartialEq + Debug>(v: &T) -> Result<(), 
     prop_assert_eq!(&back, v);
     let mut longer = bytes.clone();
     longer.push(0);
-    prop_assert!(T::get_decoded(&longer).is_err(), "a trailing byte was accepted");
+    prop_assert!(
+        T::get_decoded(&longer).is_err(),
+        "a trailing byte was accepted"
+    );
     Ok(())
 }
 
@@ -53,7 +58,12 @@ fn check_decode_total<T: Encode + Decode + Debug>(bytes: &[u8]) -> Result<(), Te
         let again = v
             .get_encoded()
             .map_err(|e| TestCaseError::fail(format!("decoded {v:?} but cannot re-encode: {e}")))?;
-        prop_assert_eq!(again, bytes, "decoded {:?} from a non-canonical encoding", v);
+        prop_assert_eq!(
+            again,
+            bytes,
+            "decoded {:?} from a non-canonical encoding",
+            v
+        );
     }
     Ok(())
 }
@@ -200,7 +210,10 @@ fn extensions() -> impl Strategy<Value = Extensions> {
     })
 }
 fn batch_mode() -> impl Strategy<Value = BatchMode> {
-    prop_oneof![Just(BatchMode::TimeInterval), Just(BatchMode::LeaderSelected)]
+    prop_oneof![
+        Just(BatchMode::TimeInterval),
+        Just(BatchMode::LeaderSelected)
+    ]
 }
 fn hpke_config_with_id(id: u8) -> impl Strategy<Value = HpkeConfig> {
     (any::<u16>(), any::<u16>(), any::<u16>(), bytes(1..40)).prop_map(
@@ -243,14 +256,18 @@ fn report_metadata() -> impl Strategy<Value = ReportMetadata> {
     })
 }
 fn report() -> impl Strategy<Value = Report> {
-    (report_metadata(), bytes(0..40), hpke_ciphertext(), hpke_ciphertext()).prop_map(
-        |(metadata, public_share, leader, helper)| Report {
+    (
+        report_metadata(),
+        bytes(0..40),
+        hpke_ciphertext(),
+        hpke_ciphertext(),
+    )
+        .prop_map(|(metadata, public_share, leader, helper)| Report {
             metadata,
             public_share,
             leader_encrypted_input_share: leader,
             helper_encrypted_input_share: helper,
-        },
-    )
+        })
 }
 fn upload_request() -> impl Strategy<Value = UploadRequest> {
     vec(report(), 0..3).prop_map(|reports| UploadRequest { reports })
@@ -351,14 +368,20 @@ fn verify_init() -> impl Strategy<Value = VerifyInit> {
     })
 }
 fn aggregation_job_init_req() -> impl Strategy<Value = AggregationJobInitReq> {
-    (any::<u8>(), bytes(0..16), extensions(), vec(verify_init(), 0..3)).prop_map(
-        |(verification_key_id, agg_param, extensions, verify_inits)| AggregationJobInitReq {
-            verification_key_id,
-            agg_param,
-            extensions,
-            verify_inits,
-        },
+    (
+        any::<u8>(),
+        bytes(0..16),
+        extensions(),
+        vec(verify_init(), 0..3),
     )
+        .prop_map(
+            |(verification_key_id, agg_param, extensions, verify_inits)| AggregationJobInitReq {
+                verification_key_id,
+                agg_param,
+                extensions,
+                verify_inits,
+            },
+        )
 }
 fn verify_resp() -> impl Strategy<Value = VerifyResp> {
     let result = prop_oneof![
@@ -372,10 +395,8 @@ fn aggregation_job_resp() -> impl Strategy<Value = AggregationJobResp> {
     vec(verify_resp(), 0..4).prop_map(|verify_resps| AggregationJobResp { verify_resps })
 }
 fn verify_continue() -> impl Strategy<Value = VerifyContinue> {
-    (report_id(), bytes(1..40)).prop_map(|(report_id, payload)| VerifyContinue {
-        report_id,
-        payload,
-    })
+    (report_id(), bytes(1..40))
+        .prop_map(|(report_id, payload)| VerifyContinue { report_id, payload })
 }
 fn aggregation_job_continue_req() -> impl Strategy<Value = AggregationJobContinueReq> {
     (any::<u16>(), vec(verify_continue(), 0..4)).prop_map(|(step, verify_continues)| {
@@ -401,14 +422,20 @@ fn collection_job_req() -> impl Strategy<Value = CollectionJobReq> {
     })
 }
 fn collection_job_resp() -> impl Strategy<Value = CollectionJobResp> {
-    (any::<u64>(), interval(), hpke_ciphertext(), hpke_ciphertext()).prop_map(
-        |(report_count, interval, leader, helper)| CollectionJobResp {
-            report_count,
-            interval,
-            leader_encrypted_agg_share: leader,
-            helper_encrypted_agg_share: helper,
-        },
+    (
+        any::<u64>(),
+        interval(),
+        hpke_ciphertext(),
+        hpke_ciphertext(),
     )
+        .prop_map(
+            |(report_count, interval, leader, helper)| CollectionJobResp {
+                report_count,
+                interval,
+                leader_encrypted_agg_share: leader,
+                helper_encrypted_agg_share: helper,
+            },
+        )
 }
 fn batch_selector() -> impl Strategy<Value = BatchSelector> {
     prop_oneof![
@@ -417,14 +444,20 @@ fn batch_selector() -> impl Strategy<Value = BatchSelector> {
     ]
 }
 fn aggregate_share_req() -> impl Strategy<Value = AggregateShareReq> {
-    (collection_job_req(), batch_selector(), any::<u64>(), any::<[u8; 32]>()).prop_map(
-        |(collection_job_req, batch_selector, report_count, checksum)| AggregateShareReq {
-            collection_job_req,
-            batch_selector,
-            report_count,
-            checksum,
-        },
+    (
+        collection_job_req(),
+        batch_selector(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
     )
+        .prop_map(
+            |(collection_job_req, batch_selector, report_count, checksum)| AggregateShareReq {
+                collection_job_req,
+                batch_selector,
+                report_count,
+                checksum,
+            },
+        )
 }
 fn aggregate_share() -> impl Strategy<Value = AggregateShare> {
     hpke_ciphertext().prop_map(|encrypted_aggregate_share| AggregateShare {
@@ -477,7 +510,9 @@ wire_properties! {
 fn every_vdaf_variant_roundtrips_in_a_task_configuration() {
     let variants = [
         VdafConfig::Prio3Count,
-        VdafConfig::Prio3Sum { max_measurement: 255 },
+        VdafConfig::Prio3Sum {
+            max_measurement: 255,
+        },
         VdafConfig::Prio3SumVec {
             length: 10,
             max_measurement: 255,
@@ -628,7 +663,10 @@ fn trailing_bytes_are_refused() {
         let mut b = enc(v);
         assert!(T::get_decoded(&b).is_ok());
         b.push(0);
-        assert!(T::get_decoded(&b).is_err(), "{v:?} accepted a trailing byte");
+        assert!(
+            T::get_decoded(&b).is_err(),
+            "{v:?} accepted a trailing byte"
+        );
     }
     refuses_trailing(&TaskId([1; 32]));
     refuses_trailing(&Interval::new(1, 2));
@@ -653,13 +691,22 @@ fn trailing_bytes_are_refused() {
     let mut q = vec![1, 0, 17];
     q.extend_from_slice(&enc(&Interval::new(5, 6)));
     q.push(0);
-    assert!(Query::get_decoded(&q).is_err(), "time_interval query config of 17 bytes");
+    assert!(
+        Query::get_decoded(&q).is_err(),
+        "time_interval query config of 17 bytes"
+    );
     let mut s = vec![2, 0, 33];
     s.extend_from_slice(&[3; 33]);
-    assert!(BatchSelector::get_decoded(&s).is_err(), "batch ID of 33 bytes");
+    assert!(
+        BatchSelector::get_decoded(&s).is_err(),
+        "batch ID of 33 bytes"
+    );
     let mut s = vec![2, 0, 31];
     s.extend_from_slice(&[3; 31]);
-    assert!(BatchSelector::get_decoded(&s).is_err(), "batch ID of 31 bytes");
+    assert!(
+        BatchSelector::get_decoded(&s).is_err(),
+        "batch ID of 31 bytes"
+    );
     // vdaf_configuration longer or shorter than the variant's parameters.
     let long = RawConfig {
         vdaf_type: 2,
@@ -705,7 +752,10 @@ fn zero_length_lower_bounded_fields_are_refused() {
     for n in 1..10u8 {
         let mut b = vec![0, n];
         b.extend(std::iter::repeat_n(0u8, n as usize));
-        assert!(HpkeConfigList::get_decoded(&b).is_err(), "HpkeConfigList of {n} bytes");
+        assert!(
+            HpkeConfigList::get_decoded(&b).is_err(),
+            "HpkeConfigList of {n} bytes"
+        );
     }
 
     // PlaintextInputShare, VerifyInit, VerifyResp(continue), VerifyContinue: payload<1..>.
@@ -846,7 +896,10 @@ fn unknown_enum_values_are_refused() {
     );
     for t in [3u8, 255] {
         let resp = [&[1u8; 16][..], &[t]].concat();
-        assert!(VerifyResp::get_decoded(&resp).is_err(), "VerifyRespType {t}");
+        assert!(
+            VerifyResp::get_decoded(&resp).is_err(),
+            "VerifyRespType {t}"
+        );
         let with_body = [&[1u8; 16][..], &[t, 0, 0, 0, 1, 0xaa]].concat();
         assert!(VerifyResp::get_decoded(&with_body).is_err());
     }
@@ -867,7 +920,10 @@ fn unknown_enum_values_are_refused() {
             batch_config: vec![0],
             ..Default::default()
         };
-        assert!(tc.decode().is_err(), "batch mode {mode} with a batch_config");
+        assert!(
+            tc.decode().is_err(),
+            "batch mode {mode} with a batch_config"
+        );
     }
 }
 
@@ -895,7 +951,10 @@ fn non_ascii_urls_are_refused() {
         ..Default::default()
     };
     let config = odd.decode().unwrap();
-    assert_eq!(config.leader_endpoint, "HTTPS://Leader.Example:443/a/../b?x=%20 ");
+    assert_eq!(
+        config.leader_endpoint,
+        "HTTPS://Leader.Example:443/a/../b?x=%20 "
+    );
     assert_eq!(enc(&config), odd.bytes());
 }
 
@@ -906,8 +965,15 @@ fn task_interval_extension_must_hold_an_interval() {
         extensions: raw_extensions(&[(1, &interval)]),
         ..Default::default()
     };
-    assert_eq!(ok.decode().unwrap().task_interval(), Some(Interval::new(60, 100)));
-    for bad in [&interval[..15], &[interval.as_slice(), &[0]].concat()[..], &[]] {
+    assert_eq!(
+        ok.decode().unwrap().task_interval(),
+        Some(Interval::new(60, 100))
+    );
+    for bad in [
+        &interval[..15],
+        &[interval.as_slice(), &[0]].concat()[..],
+        &[],
+    ] {
         let tc = RawConfig {
             extensions: raw_extensions(&[(1, bad)]),
             ..Default::default()
@@ -920,7 +986,10 @@ fn task_interval_extension_must_hold_an_interval() {
 fn query_and_batch_selector_configs() {
     // leader_selected: the query config is empty, and nothing else is accepted.
     assert_eq!(enc(&Query::LeaderSelected), vec![2, 0, 0]);
-    assert_eq!(Query::get_decoded(&[2, 0, 0]).unwrap(), Query::LeaderSelected);
+    assert_eq!(
+        Query::get_decoded(&[2, 0, 0]).unwrap(),
+        Query::LeaderSelected
+    );
     assert!(Query::get_decoded(&[2, 0, 1, 0]).is_err());
     let mut with_interval = vec![2, 0, 16];
     with_interval.extend_from_slice(&[0; 16]);
@@ -947,9 +1016,15 @@ fn query_and_batch_selector_configs() {
 fn verify_resp_layouts() {
     let id = ReportId([0xab; 16]);
     let cases = [
-        (VerifyRespResult::Continue(vec![9, 8]), vec![0, 0, 0, 0, 2, 9, 8]),
+        (
+            VerifyRespResult::Continue(vec![9, 8]),
+            vec![0, 0, 0, 0, 2, 9, 8],
+        ),
         (VerifyRespResult::Finish, vec![1]),
-        (VerifyRespResult::Reject(ReportError::VdafVerifyError), vec![2, 6]),
+        (
+            VerifyRespResult::Reject(ReportError::VdafVerifyError),
+            vec![2, 6],
+        ),
     ];
     for (result, tail) in cases {
         let v = VerifyResp {

@@ -18,26 +18,32 @@ const HEADER: &str = ":BHRlc3QAG2h0dHBzOi8vbGVhZGVyLmV4YW1wbGUuY29tLwAbaHR0cHM6L
 /// python3 -c "import base64,hashlib; b=base64.b64decode('BHRl...AGQ='); \
 ///   print(hashlib.sha256(hashlib.sha256(b'dap-taskprov task id').digest()+b).hexdigest())"
 /// ```
-const EXPECTED_TASK_ID_HEX: &str = "35848a898adb146b559385247c7e49db1cbd28af52e3c11cfb01d4fc4b490479";
+const EXPECTED_TASK_ID_HEX: &str =
+    "35848a898adb146b559385247c7e49db1cbd28af52e3c11cfb01d4fc4b490479";
 
 /// The same bytes, spelled out field by field (TLS presentation language order).
 const EXPECTED_CONFIG_HEX: &str = concat!(
-    "04", "74657374",                                                 // task_info<1..2^8-1> = "test"
-    "001b", "68747470733a2f2f6c65616465722e6578616d706c652e636f6d2f", // leader Url
-    "001b", "68747470733a2f2f68656c7065722e6578616d706c652e636f6d2f", // helper Url
-    "000000000000003c",                                               // time_precision = 60
-    "000000000000000a",                                               // min_batch_size = 10
-    "01",                                                             // batch_mode = time_interval
-    "0000",                                                           // batch_config = empty
-    "00000001",                                                       // vdaf_type = Prio3Count
-    "0000",                                                           // vdaf_configuration = empty
-    "0014",                                                           // extensions<0..2^16-1>: 20 bytes
-    "0001", "0010",                                                   // task_interval, 16 bytes
-    "000000000000003c", "0000000000000064",                           // Interval {60, 100}
+    "04",
+    "74657374", // task_info<1..2^8-1> = "test"
+    "001b",
+    "68747470733a2f2f6c65616465722e6578616d706c652e636f6d2f", // leader Url
+    "001b",
+    "68747470733a2f2f68656c7065722e6578616d706c652e636f6d2f", // helper Url
+    "000000000000003c",                                       // time_precision = 60
+    "000000000000000a",                                       // min_batch_size = 10
+    "01",                                                     // batch_mode = time_interval
+    "0000",                                                   // batch_config = empty
+    "00000001",                                               // vdaf_type = Prio3Count
+    "0000",                                                   // vdaf_configuration = empty
+    "0014",                                                   // extensions<0..2^16-1>: 20 bytes
+    "0001",
+    "0010", // task_interval, 16 bytes
+    "000000000000003c",
+    "0000000000000064", // Interval {60, 100}
 );
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex");
+    assert!(s.len().is_multiple_of(2), "odd-length hex");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
@@ -99,5 +105,8 @@ fn task_id_matches_independent_computation() {
     let task_id = TaskId(h.finalize().into());
     assert_eq!(task_id.as_bytes().to_vec(), hex(EXPECTED_TASK_ID_HEX));
     // The URL form used in DAP paths.
-    assert_eq!(TaskId::from_base64url(&task_id.to_base64url()), Some(task_id));
+    assert_eq!(
+        TaskId::from_base64url(&task_id.to_base64url()),
+        Some(task_id)
+    );
 }
