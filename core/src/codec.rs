@@ -50,7 +50,11 @@ pub fn put_len(out: &mut Vec<u8>, prefix: Prefix, len: usize) -> Result<(), Code
 }
 
 /// Encodes `item` behind a length prefix (for `opaque x<..>` fields that hold an encoded struct).
-pub fn put_encoded<E: Encode>(out: &mut Vec<u8>, prefix: Prefix, item: &E) -> Result<(), CodecError> {
+pub fn put_encoded<E: Encode>(
+    out: &mut Vec<u8>,
+    prefix: Prefix,
+    item: &E,
+) -> Result<(), CodecError> {
     let start = out.len();
     put_len(out, prefix, 0)?;
     let body = out.len();
@@ -72,7 +76,11 @@ pub fn get_len(r: &mut Cursor<&[u8]>, prefix: Prefix) -> Result<usize, CodecErro
 }
 
 /// Reads a length-prefixed byte string whose length must be at least `min`.
-pub fn get_opaque(r: &mut Cursor<&[u8]>, prefix: Prefix, min: usize) -> Result<Vec<u8>, CodecError> {
+pub fn get_opaque(
+    r: &mut Cursor<&[u8]>,
+    prefix: Prefix,
+    min: usize,
+) -> Result<Vec<u8>, CodecError> {
     let len = get_len(r, prefix)?;
     if len < min {
         return Err(CodecError::UnexpectedValue);
@@ -118,7 +126,11 @@ pub fn get_rest<D: Decode>(r: &mut Cursor<&[u8]>) -> Result<Vec<D>, CodecError> 
 }
 
 /// Encodes a vector of items behind a length prefix.
-pub fn put_items<E: Encode>(out: &mut Vec<u8>, prefix: Prefix, items: &[E]) -> Result<(), CodecError> {
+pub fn put_items<E: Encode>(
+    out: &mut Vec<u8>,
+    prefix: Prefix,
+    items: &[E],
+) -> Result<(), CodecError> {
     let start = out.len();
     put_len(out, prefix, 0)?;
     let body = out.len();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The `urn:ietf:params:ppm:dap:error:*` problem types of DAP-18 section 3.7.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DapErrorType {
     /// A message could not be parsed or was otherwise invalid.
     InvalidMessage,
@@ -77,7 +77,10 @@ impl DapErrorType {
     /// Parses a full URN.
     pub fn from_urn(urn: &str) -> Option<DapErrorType> {
         let token = urn.strip_prefix("urn:ietf:params:ppm:dap:error:")?;
-        DapErrorType::ALL.iter().copied().find(|t| t.token() == token)
+        DapErrorType::ALL
+            .iter()
+            .copied()
+            .find(|t| t.token() == token)
     }
 
     /// A short human-readable title.
@@ -101,7 +104,7 @@ impl DapErrorType {
 
 /// Why a request was refused: a DAP problem type or a plain HTTP status. Everything a
 /// handler can fail with; the HTTP layer turns it into an RFC 9457 document.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Abort {
     /// A DAP protocol error.
     #[error("{}: {detail}", kind.token())]
@@ -145,6 +148,12 @@ pub enum Abort {
     /// A bug or broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::store::StoreError> for Abort {
+    fn from(e: crate::store::StoreError) -> Abort {
+        Abort::Unavailable(e.to_string())
+    }
 }
 
 impl Abort {

@@ -219,7 +219,12 @@ impl HpkeKeypair {
     }
 
     /// Opens a ciphertext sealed to this key pair.
-    pub fn open(&self, ct: &HpkeCiphertext, info: HpkeInfo, aad: &[u8]) -> Result<Vec<u8>, HpkeError> {
+    pub fn open(
+        &self,
+        ct: &HpkeCiphertext,
+        info: HpkeInfo,
+        aad: &[u8],
+    ) -> Result<Vec<u8>, HpkeError> {
         if ct.config_id != self.config.id {
             return Err(HpkeError::UnknownConfigId(ct.config_id.0));
         }
@@ -269,7 +274,12 @@ impl HpkeReceiverSet {
     }
 
     /// Opens with whichever held key pair the ciphertext names.
-    pub fn open(&self, ct: &HpkeCiphertext, info: HpkeInfo, aad: &[u8]) -> Result<Vec<u8>, HpkeError> {
+    pub fn open(
+        &self,
+        ct: &HpkeCiphertext,
+        info: HpkeInfo,
+        aad: &[u8],
+    ) -> Result<Vec<u8>, HpkeError> {
         self.get(ct.config_id)
             .ok_or(HpkeError::UnknownConfigId(ct.config_id.0))?
             .open(ct, info, aad)
@@ -326,7 +336,8 @@ mod tests {
             bad.payload[0] ^= 1;
             assert_eq!(kp.open(&bad, info, b"aad"), Err(HpkeError::Decrypt));
             // Round trip through parts.
-            let again = HpkeKeypair::from_parts(kp.config.clone(), kp.private_key().to_vec()).unwrap();
+            let again =
+                HpkeKeypair::from_parts(kp.config.clone(), kp.private_key().to_vec()).unwrap();
             assert_eq!(again.open(&ct, info, b"aad").unwrap(), b"hello");
         }
     }

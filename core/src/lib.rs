@@ -9,13 +9,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod codec;
 pub mod error;
 pub mod hpke;
+pub mod http;
+pub mod instances;
 pub mod media;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod mem;
+pub mod messages;
+pub mod platform;
+pub mod roles;
 pub mod store;
 pub mod task;
-pub mod messages;
 pub mod vdaf;
 
 pub use error::{Abort, DapErrorType, ProblemDocument};
@@ -51,6 +58,7 @@ pub mod serde_b64 {
     /// Parses base64url bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        crate::messages::from_base64url(&s).ok_or_else(|| serde::de::Error::custom("invalid base64url"))
+        crate::messages::from_base64url(&s)
+            .ok_or_else(|| serde::de::Error::custom("invalid base64url"))
     }
 }

@@ -82,9 +82,14 @@ pub fn validate_config(config: &TaskConfiguration, limits: &TaskLimits) -> Resul
     if config.task_info.is_empty() || config.task_info.len() > 255 {
         return Err(invalid("task_info must be 1 to 255 bytes"));
     }
-    for (name, url) in [("leader", &config.leader_endpoint), ("helper", &config.helper_endpoint)] {
+    for (name, url) in [
+        ("leader", &config.leader_endpoint),
+        ("helper", &config.helper_endpoint),
+    ] {
         if url.is_empty() || !url.is_ascii() || url.len() > u16::MAX as usize {
-            return Err(invalid(format!("{name} endpoint must be a non-empty ASCII URL")));
+            return Err(invalid(format!(
+                "{name} endpoint must be a non-empty ASCII URL"
+            )));
         }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(invalid(format!("{name} endpoint must be an http(s) URL")));
@@ -114,12 +119,18 @@ pub fn validate_config(config: &TaskConfiguration, limits: &TaskLimits) -> Resul
             )));
         }
     }
-    if config.extensions.get(TASK_EXTENSION_TASK_INTERVAL).is_some() {
+    if config
+        .extensions
+        .get(TASK_EXTENSION_TASK_INTERVAL)
+        .is_some()
+    {
         let i = config
             .task_interval()
             .ok_or_else(|| invalid("task_interval extension is malformed"))?;
         if i.duration.0 == 0 || i.end().is_none() {
-            return Err(invalid("task_interval must have a positive duration and not overflow"));
+            return Err(invalid(
+                "task_interval must have a positive duration and not overflow",
+            ));
         }
     }
     validate_vdaf(&config.vdaf, limits)?;
@@ -300,13 +311,13 @@ pub struct AggregatorTask {
     #[serde(with = "crate::hpke::config_serde")]
     pub collector_hpke_config: HpkeConfig,
     /// Leader only: the token presented to the Helper.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub aggregator_auth_token: Option<Secret>,
     /// Helper only: hash of the token the Leader must present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub aggregator_auth_token_hash: Option<TokenHash>,
     /// Leader only: hash of the token the Collector must present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub collector_auth_token_hash: Option<TokenHash>,
     /// Leader only: how aggregation jobs are formed.
     #[serde(default)]
@@ -336,7 +347,11 @@ impl AggregatorTask {
         }
         match self.role {
             Role::Leader => {
-                if self.aggregator_auth_token.as_ref().is_none_or(|t| t.0.is_empty()) {
+                if self
+                    .aggregator_auth_token
+                    .as_ref()
+                    .is_none_or(|t| t.0.is_empty())
+                {
                     return Err(invalid("a Leader task needs aggregator_auth_token"));
                 }
                 if self.collector_auth_token_hash.is_none() {
@@ -371,7 +386,9 @@ impl AggregatorTask {
 
     /// Target batch size for leader-selected batches.
     pub fn batch_size_target(&self) -> u64 {
-        self.schedule.batch_size_target.max(self.config.min_batch_size)
+        self.schedule
+            .batch_size_target
+            .max(self.config.min_batch_size)
     }
 }
 
@@ -478,7 +495,10 @@ mod tests {
         assert!(validate_config(&config(VdafConfig::Prio3Count), &limits).is_ok());
         let mut c = config(VdafConfig::Prio3Count);
         c.min_batch_size = 1;
-        assert!(validate_config(&c, &limits).unwrap_err().to_string().contains("floor"));
+        assert!(validate_config(&c, &limits)
+            .unwrap_err()
+            .to_string()
+            .contains("floor"));
         let mut c = config(VdafConfig::Prio3Count);
         c.time_precision = 0;
         assert!(validate_config(&c, &limits).is_err());
@@ -486,7 +506,10 @@ mod tests {
             length: 1_000_000,
             chunk_length: 1000,
         });
-        assert!(validate_config(&c, &limits).unwrap_err().to_string().contains("limit"));
+        assert!(validate_config(&c, &limits)
+            .unwrap_err()
+            .to_string()
+            .contains("limit"));
         let c = config(VdafConfig::Prio3Histogram {
             length: 10,
             chunk_length: 0,
@@ -500,7 +523,10 @@ mod tests {
             extension_data: vec![],
         }])
         .unwrap();
-        assert!(validate_config(&c, &limits).unwrap_err().to_string().contains("unrecognized"));
+        assert!(validate_config(&c, &limits)
+            .unwrap_err()
+            .to_string()
+            .contains("unrecognized"));
     }
 
     #[test]
@@ -510,9 +536,18 @@ mod tests {
         let now = 105 * 60;
         assert_eq!(check_report_time(&c, Time(105), now, 300), Ok(()));
         use crate::messages::ReportError::*;
-        assert_eq!(check_report_time(&c, Time(99), now, 300), Err(TaskNotStarted));
-        assert_eq!(check_report_time(&c, Time(110), 200 * 60, 300), Err(TaskExpired));
-        assert_eq!(check_report_time(&c, Time(109), now, 60), Err(ReportTooEarly));
+        assert_eq!(
+            check_report_time(&c, Time(99), now, 300),
+            Err(TaskNotStarted)
+        );
+        assert_eq!(
+            check_report_time(&c, Time(110), 200 * 60, 300),
+            Err(TaskExpired)
+        );
+        assert_eq!(
+            check_report_time(&c, Time(109), now, 60),
+            Err(ReportTooEarly)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Identifiers, times, roles and extension lists.
 
-use crate::codec::{get_array, get_opaque, get_items, put_items, put_opaque, Prefix};
+use crate::codec::{get_array, get_items, get_opaque, put_items, put_opaque, Prefix};
 use prio::codec::{CodecError, Decode, Encode};
 use std::fmt;
 use std::io::Cursor;
@@ -115,11 +115,35 @@ fixed_id!(
 );
 
 /// `uint64 Time`: a number of `time_precision` units since the Unix epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Time(pub u64);
 
 /// `uint64 Duration`: a number of `time_precision` units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Duration(pub u64);
 
 impl Time {
@@ -162,7 +186,19 @@ impl Decode for Duration {
 }
 
 /// `struct { Time start; Duration duration; } Interval`: half-open `[start, start+duration)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Interval {
     /// First time unit inside the interval.
     pub start: Time,
@@ -339,7 +375,10 @@ impl Extensions {
     /// Builds a list, refusing repeated types; the result is sorted.
     pub fn new(mut items: Vec<Extension>) -> Result<Self, CodecError> {
         items.sort_by_key(|e| e.extension_type);
-        if items.windows(2).any(|w| w[0].extension_type == w[1].extension_type) {
+        if items
+            .windows(2)
+            .any(|w| w[0].extension_type == w[1].extension_type)
+        {
             return Err(CodecError::UnexpectedValue);
         }
         Ok(Extensions(items))
@@ -374,7 +413,13 @@ impl Encode for Extensions {
         put_items(out, Prefix::U16, &self.0)
     }
     fn encoded_len(&self) -> Option<usize> {
-        Some(2 + self.0.iter().map(|e| 4 + e.extension_data.len()).sum::<usize>())
+        Some(
+            2 + self
+                .0
+                .iter()
+                .map(|e| 4 + e.extension_data.len())
+                .sum::<usize>(),
+        )
     }
 }
 impl Decode for Extensions {

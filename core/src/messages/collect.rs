@@ -147,7 +147,9 @@ impl Decode for BatchSelector {
         let config = take(r, len)?;
         Ok(match mode {
             BatchMode::TimeInterval => BatchSelector::TimeInterval(Interval::get_decoded(config)?),
-            BatchMode::LeaderSelected => BatchSelector::LeaderSelected(BatchId::get_decoded(config)?),
+            BatchMode::LeaderSelected => {
+                BatchSelector::LeaderSelected(BatchId::get_decoded(config)?)
+            }
         })
     }
 }

@@ -5,7 +5,9 @@ use prio::codec::{CodecError, Decode, Encode};
 use std::io::Cursor;
 
 /// `uint8 HpkeConfigId`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct HpkeConfigId(pub u8);
 
 /// `uint16 HpkeKemId` (RFC 9180 section 7.1).

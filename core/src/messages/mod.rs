@@ -28,4 +28,3 @@ pub fn base64url(bytes: &[u8]) -> String {
 pub fn from_base64url(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s).ok()
 }
-

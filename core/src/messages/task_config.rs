@@ -11,8 +11,9 @@ use std::io::Cursor;
 pub const TASK_EXTENSION_TASK_INTERVAL: u16 = 1;
 
 /// A Prio3 variant and its parameters, as `vdaf_type` + `vdaf_configuration` encode them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// In JSON: `{"type": "prio3_histogram", "length": 4, "chunk_length": 2}`; in binary
+/// formats: the DAP encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VdafConfig {
     /// Prio3Count (0x00000001): counts 0/1 measurements.
     Prio3Count,
@@ -46,6 +47,116 @@ pub enum VdafConfig {
         /// Largest number of set bits.
         max_weight: u64,
     },
+}
+
+/// The JSON form of [`VdafConfig`].
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(clippy::enum_variant_names)] // the names are the JSON tags
+enum VdafConfigJson {
+    Prio3Count,
+    Prio3Sum {
+        max_measurement: u64,
+    },
+    Prio3SumVec {
+        length: u32,
+        max_measurement: u64,
+        chunk_length: u32,
+    },
+    Prio3Histogram {
+        length: u32,
+        chunk_length: u32,
+    },
+    Prio3MultihotCountVec {
+        length: u32,
+        chunk_length: u32,
+        max_weight: u64,
+    },
+}
+
+impl Serialize for VdafConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            let j = match *self {
+                VdafConfig::Prio3Count => VdafConfigJson::Prio3Count,
+                VdafConfig::Prio3Sum { max_measurement } => {
+                    VdafConfigJson::Prio3Sum { max_measurement }
+                }
+                VdafConfig::Prio3SumVec {
+                    length,
+                    max_measurement,
+                    chunk_length,
+                } => VdafConfigJson::Prio3SumVec {
+                    length,
+                    max_measurement,
+                    chunk_length,
+                },
+                VdafConfig::Prio3Histogram {
+                    length,
+                    chunk_length,
+                } => VdafConfigJson::Prio3Histogram {
+                    length,
+                    chunk_length,
+                },
+                VdafConfig::Prio3MultihotCountVec {
+                    length,
+                    chunk_length,
+                    max_weight,
+                } => VdafConfigJson::Prio3MultihotCountVec {
+                    length,
+                    chunk_length,
+                    max_weight,
+                },
+            };
+            j.serialize(s)
+        } else {
+            let mut params = Vec::new();
+            self.encode_params(&mut params)
+                .map_err(serde::ser::Error::custom)?;
+            (self.vdaf_type(), params).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VdafConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            Ok(match VdafConfigJson::deserialize(d)? {
+                VdafConfigJson::Prio3Count => VdafConfig::Prio3Count,
+                VdafConfigJson::Prio3Sum { max_measurement } => {
+                    VdafConfig::Prio3Sum { max_measurement }
+                }
+                VdafConfigJson::Prio3SumVec {
+                    length,
+                    max_measurement,
+                    chunk_length,
+                } => VdafConfig::Prio3SumVec {
+                    length,
+                    max_measurement,
+                    chunk_length,
+                },
+                VdafConfigJson::Prio3Histogram {
+                    length,
+                    chunk_length,
+                } => VdafConfig::Prio3Histogram {
+                    length,
+                    chunk_length,
+                },
+                VdafConfigJson::Prio3MultihotCountVec {
+                    length,
+                    chunk_length,
+                    max_weight,
+                } => VdafConfig::Prio3MultihotCountVec {
+                    length,
+                    chunk_length,
+                    max_weight,
+                },
+            })
+        } else {
+            let (t, params): (u32, Vec<u8>) = Deserialize::deserialize(d)?;
+            VdafConfig::decode_params(t, &params).map_err(serde::de::Error::custom)
+        }
+    }
 }
 
 impl VdafConfig {
@@ -127,7 +238,9 @@ impl VdafConfig {
             _ => return Err(CodecError::UnexpectedValue),
         };
         if r.position() as usize != params.len() {
-            return Err(CodecError::BytesLeftOver(params.len() - r.position() as usize));
+            return Err(CodecError::BytesLeftOver(
+                params.len() - r.position() as usize,
+            ));
         }
         Ok(config)
     }

@@ -7,7 +7,9 @@ use std::fmt;
 use std::io::Cursor;
 
 /// `enum ReportError`: why one report was refused, in upload or aggregation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum ReportError {
     /// batch_collected(1)
     BatchCollected = 1,

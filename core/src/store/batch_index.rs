@@ -147,7 +147,9 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
                 let info: BatchInfo = super::from_bytes(&v)?;
                 if info.committed >= min_batch_size.max(1) && info.outstanding == 0 {
                     let order = u64::from_be_bytes(
-                        bkey[1..9].try_into().map_err(|_| StoreError::Codec("batch key".into()))?,
+                        bkey[1..9]
+                            .try_into()
+                            .map_err(|_| StoreError::Codec("batch key".into()))?,
                     );
                     kv.delete(&bkey)?;
                     put(kv, &ckey, &(order, info.clone()))?;
@@ -168,23 +170,112 @@ mod tests {
     fn fills_in_order_and_refills_after_rejections() {
         let mut kv = MemKv::new();
         let c = |i| AggregationJobId([i; 16]);
-        let IndexResp::Allocation(a) = handle(&mut kv, IndexReq::Assign { claim: c(1), n: 7, target: 5 }).unwrap() else { panic!() };
+        let IndexResp::Allocation(a) = handle(
+            &mut kv,
+            IndexReq::Assign {
+                claim: c(1),
+                n: 7,
+                target: 5,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(a.iter().map(|x| x.1).collect::<Vec<_>>(), vec![5, 2]);
         let (b1, b2) = (a[0].0, a[1].0);
         // Idempotent.
-        assert_eq!(handle(&mut kv, IndexReq::Assign { claim: c(1), n: 7, target: 5 }).unwrap(), IndexResp::Allocation(a.clone()));
+        assert_eq!(
+            handle(
+                &mut kv,
+                IndexReq::Assign {
+                    claim: c(1),
+                    n: 7,
+                    target: 5
+                }
+            )
+            .unwrap(),
+            IndexResp::Allocation(a.clone())
+        );
         // Job in batch 1 commits 4, rejects 1: batch 1 has room for one more.
-        handle(&mut kv, IndexReq::JobDone { job: c(10), batch: b1, committed: 4, rejected: 1 }).unwrap();
-        handle(&mut kv, IndexReq::JobDone { job: c(10), batch: b1, committed: 4, rejected: 1 }).unwrap();
-        let IndexResp::Allocation(a2) = handle(&mut kv, IndexReq::Assign { claim: c(2), n: 2, target: 5 }).unwrap() else { panic!() };
+        handle(
+            &mut kv,
+            IndexReq::JobDone {
+                job: c(10),
+                batch: b1,
+                committed: 4,
+                rejected: 1,
+            },
+        )
+        .unwrap();
+        handle(
+            &mut kv,
+            IndexReq::JobDone {
+                job: c(10),
+                batch: b1,
+                committed: 4,
+                rejected: 1,
+            },
+        )
+        .unwrap();
+        let IndexResp::Allocation(a2) = handle(
+            &mut kv,
+            IndexReq::Assign {
+                claim: c(2),
+                n: 2,
+                target: 5,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(a2, vec![(b1, 1), (b2, 1)]);
         // Not ready: batch 1 has jobs out.
-        assert_eq!(handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4 }).unwrap(), IndexResp::Batch(None));
-        handle(&mut kv, IndexReq::JobDone { job: c(11), batch: b1, committed: 1, rejected: 0 }).unwrap();
-        let IndexResp::Batch(Some(info)) = handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4 }).unwrap() else { panic!() };
+        assert_eq!(
+            handle(
+                &mut kv,
+                IndexReq::NextBatch {
+                    collection: [9; 16],
+                    min_batch_size: 4
+                }
+            )
+            .unwrap(),
+            IndexResp::Batch(None)
+        );
+        handle(
+            &mut kv,
+            IndexReq::JobDone {
+                job: c(11),
+                batch: b1,
+                committed: 1,
+                rejected: 0,
+            },
+        )
+        .unwrap();
+        let IndexResp::Batch(Some(info)) = handle(
+            &mut kv,
+            IndexReq::NextBatch {
+                collection: [9; 16],
+                min_batch_size: 4,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!((info.id, info.committed), (b1, 5));
         // The same collection gets the same batch; another gets nothing yet.
-        assert!(matches!(handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4 }).unwrap(), IndexResp::Batch(Some(i)) if i.id == b1));
-        assert_eq!(handle(&mut kv, IndexReq::NextBatch { collection: [8; 16], min_batch_size: 4 }).unwrap(), IndexResp::Batch(None));
+        assert!(
+            matches!(handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4 }).unwrap(), IndexResp::Batch(Some(i)) if i.id == b1)
+        );
+        assert_eq!(
+            handle(
+                &mut kv,
+                IndexReq::NextBatch {
+                    collection: [8; 16],
+                    min_batch_size: 4
+                }
+            )
+            .unwrap(),
+            IndexResp::Batch(None)
+        );
     }
 }

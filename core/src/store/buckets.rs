@@ -50,7 +50,10 @@ impl BatchTarget {
         match self {
             BatchTarget::Interval(i) => {
                 let end = i.end().map_or(u64::MAX, |e| e.0);
-                (BucketKey::Time(i.start.0).bytes(), BucketKey::Time(end).bytes())
+                (
+                    BucketKey::Time(i.start.0).bytes(),
+                    BucketKey::Time(end).bytes(),
+                )
             }
             BatchTarget::Batch(b) => {
                 let k = BucketKey::Batch(*b).bytes();
@@ -123,7 +126,8 @@ impl BucketTotal {
     pub fn merge(&mut self, vdaf: &Prio3Instance, other: &BucketTotal) -> Result<(), StoreError> {
         if let Some(b) = &other.agg_share {
             self.agg_share = Some(match &self.agg_share {
-                Some(a) => agg_share::merge_dyn(vdaf, a, b).map_err(|e| StoreError::Codec(e.to_string()))?,
+                Some(a) => agg_share::merge_dyn(vdaf, a, b)
+                    .map_err(|e| StoreError::Codec(e.to_string()))?,
                 None => b.clone(),
             });
         }
@@ -132,7 +136,10 @@ impl BucketTotal {
         self.interval = match (self.interval, other.interval) {
             (Some(a), Some(b)) => {
                 let start = a.start.0.min(b.start.0);
-                let end = a.end().map_or(u64::MAX, |e| e.0).max(b.end().map_or(u64::MAX, |e| e.0));
+                let end = a
+                    .end()
+                    .map_or(u64::MAX, |e| e.0)
+                    .max(b.end().map_or(u64::MAX, |e| e.0));
                 Some(Interval::new(start, end - start))
             }
             (a, b) => a.or(b),
@@ -185,6 +192,11 @@ pub enum BucketReq {
         /// The batch.
         target: BatchTarget,
     },
+    /// For each bucket, whether it is collected.
+    Collected {
+        /// The buckets.
+        keys: Vec<BucketKey>,
+    },
     /// Combines the buckets of a batch.
     Read {
         /// The task's VDAF.
@@ -219,6 +231,8 @@ pub enum BucketResp {
     Overlaps(bool),
     /// For `Read`.
     Total(BucketTotal),
+    /// For `Collected`: one flag per bucket.
+    Flags(Vec<bool>),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -236,10 +250,18 @@ struct CollectedRange {
 fn range_covering(kv: &impl Kv, t: u64) -> Result<Option<(u64, CollectedRange)>, StoreError> {
     let start = b"ci".to_vec();
     let end = key(&[b"ci", &t.saturating_add(1).to_be_bytes()]);
-    let end = if t == u64::MAX { super::kv::prefix_end(b"ci") } else { end };
+    let end = if t == u64::MAX {
+        super::kv::prefix_end(b"ci")
+    } else {
+        end
+    };
     let found = kv.scan(&start, &end, 1, true)?;
     if let Some((k, v)) = found.into_iter().next() {
-        let s = u64::from_be_bytes(k[2..10].try_into().map_err(|_| StoreError::Codec("range key".into()))?);
+        let s = u64::from_be_bytes(
+            k[2..10]
+                .try_into()
+                .map_err(|_| StoreError::Codec("range key".into()))?,
+        );
         let r: CollectedRange = super::from_bytes(&v)?;
         if r.end > t {
             return Ok(Some((s, r)));
@@ -249,10 +271,18 @@ fn range_covering(kv: &impl Kv, t: u64) -> Result<Option<(u64, CollectedRange)>,
 }
 
 /// The last collected range starting before `end`, if it reaches past `start`.
-fn range_overlapping(kv: &impl Kv, start: u64, end: u64) -> Result<Option<(u64, CollectedRange)>, StoreError> {
+fn range_overlapping(
+    kv: &impl Kv,
+    start: u64,
+    end: u64,
+) -> Result<Option<(u64, CollectedRange)>, StoreError> {
     let found = kv.scan(b"ci", &key(&[b"ci", &end.to_be_bytes()]), 1, true)?;
     if let Some((k, v)) = found.into_iter().next() {
-        let s = u64::from_be_bytes(k[2..10].try_into().map_err(|_| StoreError::Codec("range key".into()))?);
+        let s = u64::from_be_bytes(
+            k[2..10]
+                .try_into()
+                .map_err(|_| StoreError::Codec("range key".into()))?,
+        );
         let r: CollectedRange = super::from_bytes(&v)?;
         if r.end > start {
             return Ok(Some((s, r)));
@@ -270,10 +300,16 @@ fn collected_by(kv: &impl Kv, b: BucketKey) -> Result<Option<[u8; 16]>, StoreErr
 
 fn inflight(kv: &impl Kv, target: &BatchTarget) -> Result<u64, StoreError> {
     let (s, e) = target.bucket_range();
-    Ok(kv.scan(&key(&[b"i", &s]), &key(&[b"i", &e]), usize::MAX, false)?.len() as u64)
+    Ok(kv
+        .scan(&key(&[b"i", &s]), &key(&[b"i", &e]), usize::MAX, false)?
+        .len() as u64)
 }
 
-fn read(kv: &impl Kv, vdaf: Option<&Prio3Instance>, target: &BatchTarget) -> Result<BucketTotal, StoreError> {
+fn read(
+    kv: &impl Kv,
+    vdaf: Option<&Prio3Instance>,
+    target: &BatchTarget,
+) -> Result<BucketTotal, StoreError> {
     let (s, e) = target.bucket_range();
     let mut total = BucketTotal::default();
     for (_, v) in kv.scan(&key(&[b"b", &s]), &key(&[b"b", &e]), usize::MAX, false)? {
@@ -282,7 +318,10 @@ fn read(kv: &impl Kv, vdaf: Option<&Prio3Instance>, target: &BatchTarget) -> Res
             agg_share: vdaf.map(|_| entry.agg_share.clone()),
             count: entry.count,
             checksum: entry.checksum,
-            interval: Some(Interval::new(entry.min_time, entry.max_time - entry.min_time + 1)),
+            interval: Some(Interval::new(
+                entry.min_time,
+                entry.max_time - entry.min_time + 1,
+            )),
         };
         match vdaf {
             Some(v) => total.merge(v, &part)?,
@@ -304,7 +343,10 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
             }
             let reg_key = key(&[b"f", &job.0]);
             if let Some(reg) = get::<Registration>(kv, &reg_key)? {
-                let refused = buckets.into_iter().filter(|b| !reg.buckets.contains(b)).collect();
+                let refused = buckets
+                    .into_iter()
+                    .filter(|b| !reg.buckets.contains(b))
+                    .collect();
                 return Ok(BucketResp::Refused(refused));
             }
             let mut accepted = Vec::new();
@@ -327,7 +369,8 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
             if let Some(outcome) = get::<Vec<BucketKey>>(kv, &done_key)? {
                 return Ok(BucketResp::Refused(outcome));
             }
-            let instance = Prio3Instance::for_dap(&vdaf).map_err(|e| StoreError::Invariant(e.to_string()))?;
+            let instance =
+                Prio3Instance::for_dap(&vdaf).map_err(|e| StoreError::Invariant(e.to_string()))?;
             let reg_key = key(&[b"f", &job.0]);
             let reg = get::<Registration>(kv, &reg_key)?;
             let mut refused = Vec::new();
@@ -390,7 +433,9 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
             }
             match target {
                 BatchTarget::Interval(i) => {
-                    let end = i.end().ok_or_else(|| StoreError::Invariant("interval overflows".into()))?;
+                    let end = i
+                        .end()
+                        .ok_or_else(|| StoreError::Invariant("interval overflows".into()))?;
                     let existing = range_overlapping(kv, i.start.0, end.0)?;
                     if existing.is_none() {
                         put(
@@ -408,8 +453,14 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
             })
         }
         BucketReq::Overlaps { by, target } => Ok(BucketResp::Overlaps(overlaps(kv, by, &target)?)),
+        BucketReq::Collected { keys } => Ok(BucketResp::Flags(
+            keys.into_iter()
+                .map(|k| collected_by(kv, k).map(|c| c.is_some()))
+                .collect::<Result<_, _>>()?,
+        )),
         BucketReq::Read { vdaf, target } => {
-            let instance = Prio3Instance::for_dap(&vdaf).map_err(|e| StoreError::Invariant(e.to_string()))?;
+            let instance =
+                Prio3Instance::for_dap(&vdaf).map_err(|e| StoreError::Invariant(e.to_string()))?;
             Ok(BucketResp::Total(read(kv, Some(&instance), &target)?))
         }
     }
@@ -433,11 +484,7 @@ fn overlaps(kv: &impl Kv, by: Option<[u8; 16]>, target: &BatchTarget) -> Result<
 }
 
 /// Builds the delta for one bucket from aggregated output shares (helper for the roles).
-pub fn delta(
-    key: BucketKey,
-    agg_share: Vec<u8>,
-    reports: &[(ReportId, Time)],
-) -> BucketDelta {
+pub fn delta(key: BucketKey, agg_share: Vec<u8>, reports: &[(ReportId, Time)]) -> BucketDelta {
     let mut checksum = [0u8; 32];
     for (id, _) in reports {
         xor_into(&mut checksum, &report_checksum(id));

@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 /// A storage failure. Handlers answer it with a retryable error; nothing is half-applied
 /// because each request runs inside one atomic store transaction.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum StoreError {
     /// The backend failed.
     #[error("storage backend: {0}")]
@@ -17,6 +17,9 @@ pub enum StoreError {
     #[error("storage invariant: {0}")]
     Invariant(String),
 }
+
+/// Key-value pairs returned by a scan.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Ordered byte-string keys and values. Synchronous: on a Durable Object this is its SQLite
 /// storage, whose calls complete without awaiting, so one request's reads and writes are
@@ -36,10 +39,10 @@ pub trait Kv {
         end: &[u8],
         limit: usize,
         reverse: bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Entries, StoreError>;
 
     /// Entries whose key starts with `prefix`.
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         self.scan(prefix, &prefix_end(prefix), limit, false)
     }
 }
@@ -100,7 +103,7 @@ impl Kv for MemKv {
         end: &[u8],
         limit: usize,
         reverse: bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Entries, StoreError> {
         if start >= end {
             return Ok(Vec::new());
         }
@@ -108,9 +111,16 @@ impl Kv for MemKv {
             .map
             .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
         let items: Vec<_> = if reverse {
-            range.rev().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+            range
+                .rev()
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         } else {
-            range.take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+            range
+                .take(limit)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         };
         Ok(items)
     }
@@ -128,7 +138,10 @@ mod tests {
         }
         let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
         assert_eq!(keys(kv.scan_prefix(b"a", 10).unwrap()).len(), 3);
-        assert_eq!(keys(kv.scan(b"a", b"a3", 10, true).unwrap()), vec![b"a2".to_vec(), b"a1".to_vec()]);
+        assert_eq!(
+            keys(kv.scan(b"a", b"a3", 10, true).unwrap()),
+            vec![b"a2".to_vec(), b"a1".to_vec()]
+        );
         assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
     }
 }

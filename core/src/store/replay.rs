@@ -57,11 +57,32 @@ mod tests {
         let mut kv = MemKv::new();
         let (j1, j2) = (AggregationJobId([1; 16]), AggregationJobId([2; 16]));
         let (a, b) = (ReportId([1; 16]), ReportId([2; 16]));
-        let r = handle(&mut kv, ReplayReq::CheckAndInsert { job: j1, ids: vec![a, b] }).unwrap();
+        let r = handle(
+            &mut kv,
+            ReplayReq::CheckAndInsert {
+                job: j1,
+                ids: vec![a, b],
+            },
+        )
+        .unwrap();
         assert_eq!(r.replayed, vec![false, false]);
-        let r = handle(&mut kv, ReplayReq::CheckAndInsert { job: j1, ids: vec![a] }).unwrap();
+        let r = handle(
+            &mut kv,
+            ReplayReq::CheckAndInsert {
+                job: j1,
+                ids: vec![a],
+            },
+        )
+        .unwrap();
         assert_eq!(r.replayed, vec![false]);
-        let r = handle(&mut kv, ReplayReq::CheckAndInsert { job: j2, ids: vec![b, ReportId([3; 16])] }).unwrap();
+        let r = handle(
+            &mut kv,
+            ReplayReq::CheckAndInsert {
+                job: j2,
+                ids: vec![b, ReportId([3; 16])],
+            },
+        )
+        .unwrap();
         assert_eq!(r.replayed, vec![true, false]);
     }
 }

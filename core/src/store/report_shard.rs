@@ -3,7 +3,7 @@
 //! job is finished, keeping only the IDs for replay protection.
 
 use super::{get, key, put, Kv, StoreError};
-use crate::messages::{AggregationJobId, BatchId, Interval, ReportId, Time};
+use crate::messages::{AggregationJobId, BatchId, Interval, ReportError, ReportId, Time};
 use crate::task::AggregationSchedule;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 //   "x" || report_id           -> the encoded Report, while pending or claimed
 //   "t" || time u64 BE || id   -> ()  reports not yet finished, by report time
 //   "j" || job_id              -> JobClaim: reports handed (or being handed) to a job
+//   "s" || counter name        -> u64 (reports uploaded, aggregated, rejected per error)
 
 /// Times a report may be handed back by abandoned jobs before it is dropped.
 pub const MAX_ATTEMPTS: u8 = 3;
@@ -106,7 +107,15 @@ pub enum ShardReq {
     Finish {
         /// The job.
         job: AggregationJobId,
+        /// Reports committed.
+        aggregated: u64,
+        /// Reports rejected, by error.
+        rejected: Vec<(ReportError, u64)>,
+        /// Requests the job sent to the Helper.
+        helper_requests: u64,
     },
+    /// The shard's counters.
+    Stats,
     /// The job was abandoned: its reports go back to pending (up to [`MAX_ATTEMPTS`]).
     Release {
         /// The job.
@@ -142,6 +151,17 @@ pub enum ShardResp {
     Done,
     /// For `Outstanding`.
     Outstanding(bool),
+    /// For `Stats`: counter name and value.
+    Stats(Vec<(String, u64)>),
+}
+
+fn bump(kv: &mut impl Kv, name: &str, by: u64) -> Result<(), StoreError> {
+    if by == 0 {
+        return Ok(());
+    }
+    let k = key(&[b"s", name.as_bytes()]);
+    let v: u64 = get(kv, &k)?.unwrap_or(0);
+    put(kv, &k, &(v + by))
 }
 
 fn meta(kv: &impl Kv) -> Result<ShardMeta, StoreError> {
@@ -155,7 +175,12 @@ fn oldest_arrival(kv: &impl Kv) -> Result<Option<u64>, StoreError> {
     })
 }
 
-fn alarm_at(kv: &impl Kv, m: &ShardMeta, s: &AggregationSchedule, now: u64) -> Result<Option<u64>, StoreError> {
+fn alarm_at(
+    kv: &impl Kv,
+    m: &ShardMeta,
+    s: &AggregationSchedule,
+    now: u64,
+) -> Result<Option<u64>, StoreError> {
     if m.pending == 0 {
         return Ok(None);
     }
@@ -235,6 +260,16 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                 replayed.push(false);
             }
             put(kv, b"m", &m)?;
+            bump(
+                kv,
+                "uploaded",
+                replayed.iter().filter(|r| !**r).count() as u64,
+            )?;
+            bump(
+                kv,
+                "rejected:report_replayed",
+                replayed.iter().filter(|r| **r).count() as u64,
+            )?;
             Ok(ShardResp::Put {
                 replayed,
                 alarm_at: alarm_at(kv, &m, &schedule, now)?,
@@ -264,8 +299,9 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                     kv.delete(&qk)?;
                     m.pending -= 1;
                     let rkey = key(&[b"r", &id.0]);
-                    let mut e: ReportEntry = get(kv, &rkey)?
-                        .ok_or_else(|| StoreError::Invariant("queued report without entry".into()))?;
+                    let mut e: ReportEntry = get(kv, &rkey)?.ok_or_else(|| {
+                        StoreError::Invariant("queued report without entry".into())
+                    })?;
                     e.state = State::Claimed;
                     put(kv, &rkey, &e)?;
                     reports.push((id, e.time));
@@ -308,11 +344,16 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                         }
                     }
                 }
-                return Ok(ShardResp::Claims { claims, alarm_at: None });
+                return Ok(ShardResp::Claims {
+                    claims,
+                    alarm_at: None,
+                });
             };
             let total: u64 = allocations.iter().map(|(_, n)| n).sum();
             if total != c.reports.len() as u64 {
-                return Err(StoreError::Invariant("allocation does not cover the claim".into()));
+                return Err(StoreError::Invariant(
+                    "allocation does not cover the claim".into(),
+                ));
             }
             let mut rest = c.reports.as_slice();
             let mut claims = Vec::new();
@@ -329,7 +370,10 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                 claims.push(load_claim(kv, sub, sc)?);
             }
             kv.delete(&ckey)?;
-            Ok(ShardResp::Claims { claims, alarm_at: None })
+            Ok(ShardResp::Claims {
+                claims,
+                alarm_at: None,
+            })
         }
         ShardReq::HandedOff { job } => {
             let ckey = key(&[b"j", &job.0]);
@@ -339,9 +383,20 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
             }
             Ok(ShardResp::Done)
         }
-        ShardReq::Finish { job } => {
+        ShardReq::Finish {
+            job,
+            aggregated,
+            rejected,
+            helper_requests,
+        } => {
             let ckey = key(&[b"j", &job.0]);
             if let Some(c) = get::<StoredClaim>(kv, &ckey)? {
+                bump(kv, "aggregated", aggregated)?;
+                bump(kv, "jobs", 1)?;
+                bump(kv, "helper_requests", helper_requests)?;
+                for (e, n) in rejected {
+                    bump(kv, &format!("rejected:{e}"), n)?;
+                }
                 for (id, time) in c.reports {
                     put(
                         kv,
@@ -367,12 +422,28 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                     let rkey = key(&[b"r", &id.0]);
                     let attempts = get::<ReportEntry>(kv, &rkey)?.map_or(0, |e| e.attempts) + 1;
                     if attempts >= MAX_ATTEMPTS {
-                        put(kv, &rkey, &ReportEntry { state: State::Done, time, attempts })?;
+                        put(
+                            kv,
+                            &rkey,
+                            &ReportEntry {
+                                state: State::Done,
+                                time,
+                                attempts,
+                            },
+                        )?;
                         kv.delete(&key(&[b"x", &id.0]))?;
                         kv.delete(&key(&[b"t", &time.to_be_bytes(), &id.0]))?;
                     } else {
                         let seq = enqueue(kv, &mut m, id, now)?;
-                        put(kv, &rkey, &ReportEntry { state: State::Pending(seq), time, attempts })?;
+                        put(
+                            kv,
+                            &rkey,
+                            &ReportEntry {
+                                state: State::Pending(seq),
+                                time,
+                                attempts,
+                            },
+                        )?;
                     }
                 }
                 put(kv, b"m", &m)?;
@@ -380,11 +451,21 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
             }
             Ok(ShardResp::Done)
         }
+        ShardReq::Stats => {
+            let mut out = Vec::new();
+            for (k, v) in kv.scan_prefix(b"s", usize::MAX)? {
+                let name = String::from_utf8_lossy(&k[1..]).into_owned();
+                out.push((name, super::from_bytes::<u64>(&v)?));
+            }
+            Ok(ShardResp::Stats(out))
+        }
         ShardReq::Outstanding { interval } => {
             let end = interval.end().map_or(u64::MAX, |e| e.0);
             let start = key(&[b"t", &interval.start.0.to_be_bytes()]);
             let stop = key(&[b"t", &end.to_be_bytes()]);
-            Ok(ShardResp::Outstanding(!kv.scan(&start, &stop, 1, false)?.is_empty()))
+            Ok(ShardResp::Outstanding(
+                !kv.scan(&start, &stop, 1, false)?.is_empty(),
+            ))
         }
     }
 }
@@ -415,30 +496,132 @@ mod tests {
     fn put_claim_finish_and_replay() {
         let mut kv = MemKv::new();
         let s = sched(3, 2);
-        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(1, 10), pr(2, 11)], now: 100, schedule: s.clone() }).unwrap();
-        assert_eq!(r, ShardResp::Put { replayed: vec![false, false], alarm_at: Some(105) });
+        let r = handle(
+            &mut kv,
+            ShardReq::Put {
+                reports: vec![pr(1, 10), pr(2, 11)],
+                now: 100,
+                schedule: s.clone(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            ShardResp::Put {
+                replayed: vec![false, false],
+                alarm_at: Some(105)
+            }
+        );
         // Not due yet: nothing claimed.
-        let ShardResp::Claims { claims, alarm_at } = handle(&mut kv, ShardReq::Plan { now: 101, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        let ShardResp::Claims { claims, alarm_at } = handle(
+            &mut kv,
+            ShardReq::Plan {
+                now: 101,
+                schedule: s.clone(),
+                flush: false,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert!(claims.is_empty());
         assert_eq!(alarm_at, Some(105));
         // Replay is refused even while pending.
-        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(2, 11), pr(3, 12)], now: 102, schedule: s.clone() }).unwrap();
-        assert_eq!(r, ShardResp::Put { replayed: vec![true, false], alarm_at: Some(102) });
+        let r = handle(
+            &mut kv,
+            ShardReq::Put {
+                reports: vec![pr(2, 11), pr(3, 12)],
+                now: 102,
+                schedule: s.clone(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            ShardResp::Put {
+                replayed: vec![true, false],
+                alarm_at: Some(102)
+            }
+        );
         // Due: claims of at most max_job_size.
-        let ShardResp::Claims { claims, alarm_at } = handle(&mut kv, ShardReq::Plan { now: 102, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        let ShardResp::Claims { claims, alarm_at } = handle(
+            &mut kv,
+            ShardReq::Plan {
+                now: 102,
+                schedule: s.clone(),
+                flush: false,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(claims.len(), 1);
         assert_eq!(claims[0].reports.len(), 2);
         assert_eq!(alarm_at, Some(105 + 2)); // report 3 arrived at 102
-        // Crash before hand-off: the claim is offered again.
-        let ShardResp::Claims { claims: again, .. } = handle(&mut kv, ShardReq::Plan { now: 103, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+                                             // Crash before hand-off: the claim is offered again.
+        let ShardResp::Claims { claims: again, .. } = handle(
+            &mut kv,
+            ShardReq::Plan {
+                now: 103,
+                schedule: s.clone(),
+                flush: false,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(again[0].job, claims[0].job);
         handle(&mut kv, ShardReq::HandedOff { job: claims[0].job }).unwrap();
-        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(10, 1) }).unwrap(), ShardResp::Outstanding(true));
-        handle(&mut kv, ShardReq::Finish { job: claims[0].job }).unwrap();
-        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(10, 2) }).unwrap(), ShardResp::Outstanding(false));
-        assert_eq!(handle(&mut kv, ShardReq::Outstanding { interval: Interval::new(12, 1) }).unwrap(), ShardResp::Outstanding(true));
+        assert_eq!(
+            handle(
+                &mut kv,
+                ShardReq::Outstanding {
+                    interval: Interval::new(10, 1)
+                }
+            )
+            .unwrap(),
+            ShardResp::Outstanding(true)
+        );
+        handle(
+            &mut kv,
+            ShardReq::Finish {
+                job: claims[0].job,
+                aggregated: 2,
+                rejected: vec![],
+                helper_requests: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            handle(
+                &mut kv,
+                ShardReq::Outstanding {
+                    interval: Interval::new(10, 2)
+                }
+            )
+            .unwrap(),
+            ShardResp::Outstanding(false)
+        );
+        assert_eq!(
+            handle(
+                &mut kv,
+                ShardReq::Outstanding {
+                    interval: Interval::new(12, 1)
+                }
+            )
+            .unwrap(),
+            ShardResp::Outstanding(true)
+        );
         // Finished IDs are still replays.
-        let r = handle(&mut kv, ShardReq::Put { reports: vec![pr(1, 10)], now: 104, schedule: s }).unwrap();
+        let r = handle(
+            &mut kv,
+            ShardReq::Put {
+                reports: vec![pr(1, 10)],
+                now: 104,
+                schedule: s,
+            },
+        )
+        .unwrap();
         assert!(matches!(r, ShardResp::Put { replayed, .. } if replayed == vec![true]));
     }
 
@@ -446,20 +629,79 @@ mod tests {
     fn split_and_release() {
         let mut kv = MemKv::new();
         let s = sched(1, 10);
-        handle(&mut kv, ShardReq::Put { reports: (1..=5).map(|i| pr(i, 1)).collect(), now: 0, schedule: s.clone() }).unwrap();
-        let ShardResp::Claims { claims, .. } = handle(&mut kv, ShardReq::Plan { now: 0, schedule: s.clone(), flush: false }).unwrap() else { panic!() };
+        handle(
+            &mut kv,
+            ShardReq::Put {
+                reports: (1..=5).map(|i| pr(i, 1)).collect(),
+                now: 0,
+                schedule: s.clone(),
+            },
+        )
+        .unwrap();
+        let ShardResp::Claims { claims, .. } = handle(
+            &mut kv,
+            ShardReq::Plan {
+                now: 0,
+                schedule: s.clone(),
+                flush: false,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         let job = claims[0].job;
         let allocs = vec![(BatchId([1; 32]), 2), (BatchId([2; 32]), 3)];
-        let ShardResp::Claims { claims, .. } = handle(&mut kv, ShardReq::Split { job, allocations: allocs.clone() }).unwrap() else { panic!() };
-        assert_eq!(claims.iter().map(|c| c.reports.len()).collect::<Vec<_>>(), vec![2, 3]);
+        let ShardResp::Claims { claims, .. } = handle(
+            &mut kv,
+            ShardReq::Split {
+                job,
+                allocations: allocs.clone(),
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            claims.iter().map(|c| c.reports.len()).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         assert_eq!(claims[1].batch, Some(BatchId([2; 32])));
         // Split is idempotent.
-        let ShardResp::Claims { claims: again, .. } = handle(&mut kv, ShardReq::Split { job, allocations: allocs }).unwrap() else { panic!() };
+        let ShardResp::Claims { claims: again, .. } = handle(
+            &mut kv,
+            ShardReq::Split {
+                job,
+                allocations: allocs,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(again, claims);
         // Releasing puts reports back in the queue.
-        handle(&mut kv, ShardReq::Release { job: claims[0].job, now: 1 }).unwrap();
-        let ShardResp::Claims { claims: next, .. } = handle(&mut kv, ShardReq::Plan { now: 1, schedule: s, flush: false }).unwrap() else { panic!() };
-        let ids: Vec<_> = next.iter().flat_map(|c| c.reports.iter().map(|r| r.report_id)).collect();
+        handle(
+            &mut kv,
+            ShardReq::Release {
+                job: claims[0].job,
+                now: 1,
+            },
+        )
+        .unwrap();
+        let ShardResp::Claims { claims: next, .. } = handle(
+            &mut kv,
+            ShardReq::Plan {
+                now: 1,
+                schedule: s,
+                flush: false,
+            },
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let ids: Vec<_> = next
+            .iter()
+            .flat_map(|c| c.reports.iter().map(|r| r.report_id))
+            .collect();
         assert!(ids.contains(&ReportId([1; 16])) && ids.contains(&ReportId([2; 16])));
     }
 }

@@ -83,7 +83,9 @@ pub fn handle(kv: &mut impl Kv, req: TaskReq) -> Result<TaskResp, StoreError> {
         TaskReq::List => {
             let mut tasks = Vec::new();
             for (_, v) in kv.scan_prefix(b"t", usize::MAX)? {
-                tasks.push(serde_json::from_slice(&v).map_err(|e| StoreError::Codec(e.to_string()))?);
+                tasks.push(
+                    serde_json::from_slice(&v).map_err(|e| StoreError::Codec(e.to_string()))?,
+                );
             }
             Ok(TaskResp::Tasks(tasks))
         }

@@ -3,9 +3,7 @@
 
 use super::DapVdaf;
 use crate::messages::VdafConfig;
-use prio::vdaf::prio3::{
-    Prio3Count, Prio3Histogram, Prio3MultihotCountVec, Prio3Sum, Prio3SumVec,
-};
+use prio::vdaf::prio3::{Prio3Count, Prio3Histogram, Prio3MultihotCountVec, Prio3Sum, Prio3SumVec};
 use serde::{Deserialize, Serialize};
 
 /// A Client's measurement.
@@ -91,7 +89,11 @@ impl Measurement {
     /// for the vector VDAFs. Checks the value against the configuration.
     pub fn parse(config: &VdafConfig, text: &str) -> Result<Measurement, MeasurementError> {
         let t = text.trim();
-        let parse_u64 = |s: &str| s.trim().parse::<u64>().map_err(|_| MeasurementError::Parse(text.to_string()));
+        let parse_u64 = |s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| MeasurementError::Parse(text.to_string()))
+        };
         let m = match config {
             VdafConfig::Prio3Count => match t {
                 "1" | "true" => Measurement::Count(true),
@@ -132,7 +134,9 @@ impl Measurement {
                     Ok(())
                 }
             }
-            (VdafConfig::Prio3Sum { .. }, _) => Err(MeasurementError::WrongKind { expected: "an integer" }),
+            (VdafConfig::Prio3Sum { .. }, _) => Err(MeasurementError::WrongKind {
+                expected: "an integer",
+            }),
             (VdafConfig::Prio3Histogram { length, .. }, Measurement::Bucket(i)) => {
                 if *i >= u64::from(*length) {
                     Err(MeasurementError::OutOfRange(format!(
@@ -142,9 +146,9 @@ impl Measurement {
                     Ok(())
                 }
             }
-            (VdafConfig::Prio3Histogram { .. }, _) => {
-                Err(MeasurementError::WrongKind { expected: "a bucket index" })
-            }
+            (VdafConfig::Prio3Histogram { .. }, _) => Err(MeasurementError::WrongKind {
+                expected: "a bucket index",
+            }),
             (
                 VdafConfig::Prio3SumVec {
                     length,
@@ -179,7 +183,9 @@ impl Measurement {
                     )));
                 }
                 if v.iter().any(|x| *x > 1) {
-                    return Err(MeasurementError::OutOfRange("entries must be 0 or 1".into()));
+                    return Err(MeasurementError::OutOfRange(
+                        "entries must be 0 or 1".into(),
+                    ));
                 }
                 let weight = v.iter().sum::<u64>();
                 if weight > *max_weight {
@@ -189,7 +195,9 @@ impl Measurement {
                 }
                 Ok(())
             }
-            (_, _) => Err(MeasurementError::WrongKind { expected: "a vector" }),
+            (_, _) => Err(MeasurementError::WrongKind {
+                expected: "a vector",
+            }),
         }
     }
 }
@@ -217,7 +225,9 @@ impl DapVdaf for Prio3Count {
 
 impl DapVdaf for Prio3Sum {
     fn measurement(&self, m: &Measurement) -> Result<u64, MeasurementError> {
-        count_of(m).ok_or(MeasurementError::WrongKind { expected: "an integer" })
+        count_of(m).ok_or(MeasurementError::WrongKind {
+            expected: "an integer",
+        })
     }
     fn result(r: u64) -> AggregateResult {
         AggregateResult::Scalar(r.into())
@@ -226,7 +236,9 @@ impl DapVdaf for Prio3Sum {
 
 impl DapVdaf for Prio3Histogram {
     fn measurement(&self, m: &Measurement) -> Result<usize, MeasurementError> {
-        let i = count_of(m).ok_or(MeasurementError::WrongKind { expected: "a bucket index" })?;
+        let i = count_of(m).ok_or(MeasurementError::WrongKind {
+            expected: "a bucket index",
+        })?;
         usize::try_from(i).map_err(|_| MeasurementError::OutOfRange(format!("bucket {i}")))
     }
     fn result(r: Vec<u128>) -> AggregateResult {
@@ -238,7 +250,9 @@ impl DapVdaf for Prio3SumVec {
     fn measurement(&self, m: &Measurement) -> Result<Vec<u128>, MeasurementError> {
         match m {
             Measurement::Vector(v) => Ok(v.iter().map(|x| u128::from(*x)).collect()),
-            _ => Err(MeasurementError::WrongKind { expected: "a vector" }),
+            _ => Err(MeasurementError::WrongKind {
+                expected: "a vector",
+            }),
         }
     }
     fn result(r: Vec<u128>) -> AggregateResult {
@@ -249,8 +263,12 @@ impl DapVdaf for Prio3SumVec {
 impl DapVdaf for Prio3MultihotCountVec {
     fn measurement(&self, m: &Measurement) -> Result<Vec<bool>, MeasurementError> {
         match m {
-            Measurement::Vector(v) if v.iter().all(|x| *x <= 1) => Ok(v.iter().map(|x| *x == 1).collect()),
-            _ => Err(MeasurementError::WrongKind { expected: "a vector of 0/1" }),
+            Measurement::Vector(v) if v.iter().all(|x| *x <= 1) => {
+                Ok(v.iter().map(|x| *x == 1).collect())
+            }
+            _ => Err(MeasurementError::WrongKind {
+                expected: "a vector of 0/1",
+            }),
         }
     }
     fn result(r: Vec<u128>) -> AggregateResult {

@@ -11,9 +11,7 @@ use prio::codec::{Decode, Encode, ParameterizedDecode};
 use prio::topology::ping_pong::{
     PingPongContinuation, PingPongMessage, PingPongState, PingPongTopology,
 };
-use prio::vdaf::prio3::{
-    Prio3Count, Prio3Histogram, Prio3MultihotCountVec, Prio3Sum, Prio3SumVec,
-};
+use prio::vdaf::prio3::{Prio3Count, Prio3Histogram, Prio3MultihotCountVec, Prio3Sum, Prio3SumVec};
 use prio::vdaf::{Aggregatable, Aggregator, Client, Collector, VdafError};
 
 /// Length of a Prio3 verification key (XofTurboShake128 seed).
@@ -129,12 +127,17 @@ pub fn shard<V: DapVdaf>(
     let (public_share, input_shares) = vdaf
         .shard(ctx, &m, &report_id.0)
         .map_err(|e| MeasurementError::Rejected(e.to_string()))?;
-    let enc = |e: Result<Vec<u8>, _>| e.map_err(|e: prio::codec::CodecError| MeasurementError::Rejected(e.to_string()));
+    let enc = |e: Result<Vec<u8>, _>| {
+        e.map_err(|e: prio::codec::CodecError| MeasurementError::Rejected(e.to_string()))
+    };
     let public = enc(public_share.get_encoded())?;
     let [leader, helper]: [_; 2] = input_shares
         .try_into()
         .map_err(|_| MeasurementError::Rejected("VDAF did not produce two input shares".into()))?;
-    Ok((public, [enc(leader.get_encoded())?, enc(helper.get_encoded())?]))
+    Ok((
+        public,
+        [enc(leader.get_encoded())?, enc(helper.get_encoded())?],
+    ))
 }
 
 fn decode_shares<V: DapVdaf>(
@@ -232,9 +235,20 @@ pub fn helper_init<V: DapVdaf>(
     inbound: &[u8],
 ) -> Result<Transition<V::VerifyState, V::OutputShare>, ReportError> {
     let (public, input) = decode_shares(vdaf, 1, public_share, input_share)?;
-    let inbound = PingPongMessage::get_decoded(inbound).map_err(|_| ReportError::InvalidMessage)?;
+    // DAP-18 maps every rejection by the ping-pong functions, including an undecodable
+    // peer message, to vdaf_verify_error; only input-share decoding is invalid_message.
+    let inbound =
+        PingPongMessage::get_decoded(inbound).map_err(|_| ReportError::VdafVerifyError)?;
     let continuation = vdaf
-        .helper_initialized(verify_key, ctx, &(), &report_id.0, &public, &input, &inbound)
+        .helper_initialized(
+            verify_key,
+            ctx,
+            &(),
+            &report_id.0,
+            &public,
+            &input,
+            &inbound,
+        )
         .map_err(|_| ReportError::VdafVerifyError)?;
     evaluate(vdaf, ctx, continuation)
 }
@@ -247,7 +261,10 @@ pub fn continued<V: DapVdaf>(
     state: V::VerifyState,
     inbound: &[u8],
 ) -> Result<Transition<V::VerifyState, V::OutputShare>, ReportError> {
-    let inbound = PingPongMessage::get_decoded(inbound).map_err(|_| ReportError::InvalidMessage)?;
+    // DAP-18 maps every rejection by the ping-pong functions, including an undecodable
+    // peer message, to vdaf_verify_error; only input-share decoding is invalid_message.
+    let inbound =
+        PingPongMessage::get_decoded(inbound).map_err(|_| ReportError::VdafVerifyError)?;
     let continuation = if is_leader {
         vdaf.leader_continued(ctx, &(), state, &inbound)
     } else {
@@ -280,7 +297,9 @@ pub mod agg_share {
 
     /// Encodes an aggregate share.
     pub fn encode<V: DapVdaf>(share: &V::AggregateShare) -> Result<Vec<u8>, AggShareError> {
-        share.get_encoded().map_err(|e| AggShareError(e.to_string()))
+        share
+            .get_encoded()
+            .map_err(|e| AggShareError(e.to_string()))
     }
 
     /// Aggregates output shares into a new aggregate share.
@@ -321,7 +340,8 @@ pub fn unshard<V: DapVdaf>(
         .iter()
         .map(|s| agg_share::decode(vdaf, s))
         .collect::<Result<Vec<_>, _>>()?;
-    let n = usize::try_from(report_count).map_err(|_| agg_share::AggShareError("report count".into()))?;
+    let n = usize::try_from(report_count)
+        .map_err(|_| agg_share::AggShareError("report count".into()))?;
     vdaf.unshard(&(), decoded, n)
         .map(V::result)
         .map_err(|e| agg_share::AggShareError(e.to_string()))

@@ -1,0 +1,346 @@
+//! The HTTP API of an aggregator, for both roles: the DAP-18 resources, the admin API
+//! (task provisioning, keys) and, when enabled, the interop test API. [`handle`] never
+//! panics on bad input: every failure is an RFC 9457 problem document.
+
+pub mod admin;
+
+use crate::error::{Abort, DapErrorType};
+use crate::http::{Method, Request, Response};
+use crate::media::MediaType;
+use crate::messages::{AggregateShareId, AggregationJobId, CollectionJobId, Role, TaskId};
+use crate::platform::Platform;
+use crate::roles::{helper, leader, AggJobReq, AggJobResp, CollJobReq, CollJobResp};
+use crate::task::AggregatorTask;
+use prio::codec::Encode;
+
+/// Handles one request.
+pub async fn handle<P: Platform>(p: &P, req: Request) -> Response {
+    match route(p, &req).await {
+        Ok(r) => r,
+        Err(a) => Response::problem(&a),
+    }
+}
+
+async fn route<P: Platform>(p: &P, req: &Request) -> Result<Response, Abort> {
+    if req.body.len() > p.config().max_body_bytes {
+        return Err(Abort::PayloadTooLarge(format!(
+            "request bodies are limited to {} bytes",
+            p.config().max_body_bytes
+        )));
+    }
+    let method = req.method.unwrap_or(Method::Other);
+    let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["hpke_config"] => match method {
+            Method::Get => hpke_config(p).await,
+            _ => Err(Abort::MethodNotAllowed),
+        },
+        ["tasks", t, "reports"] => match method {
+            Method::Post => upload(p, req, t).await,
+            _ => Err(Abort::MethodNotAllowed),
+        },
+        ["tasks", t, "aggregation_jobs"] => match method {
+            Method::Post => agg_job_init(p, req, t).await,
+            _ => Err(Abort::MethodNotAllowed),
+        },
+        ["tasks", t, "aggregation_jobs", j] => agg_job_resource(p, req, method, t, j).await,
+        ["tasks", t, "collection_jobs"] => match method {
+            Method::Post => collection_create(p, req, t).await,
+            _ => Err(Abort::MethodNotAllowed),
+        },
+        ["tasks", t, "collection_jobs", c] => collection_resource(p, req, method, t, c).await,
+        ["tasks", t, "aggregate_shares"] => match method {
+            Method::Post => agg_share_create(p, req, t).await,
+            _ => Err(Abort::MethodNotAllowed),
+        },
+        ["tasks", t, "aggregate_shares", a] => agg_share_resource(p, req, method, t, a).await,
+        ["admin", rest @ ..] => admin::handle(p, req, method, rest).await,
+        _ => Err(Abort::NotFound(format!("no resource at {}", req.path))),
+    }
+}
+
+fn unknown_task() -> Abort {
+    Abort::dap(DapErrorType::UnrecognizedTask, "unknown task")
+}
+
+/// Loads a task this deployment serves in `role`. Unknown IDs, and tasks served in the
+/// other role, are `unrecognizedTask`.
+async fn task_for<P: Platform>(p: &P, id: &str, role: Role) -> Result<AggregatorTask, Abort> {
+    let task_id = TaskId::from_base64url(id).ok_or_else(unknown_task)?;
+    match p.task(&task_id).await? {
+        Some(t) if t.role == role => Ok(t),
+        _ => Err(unknown_task().with_task(task_id)),
+    }
+}
+
+/// Checks the request's token against a stored hash: 401 without one, 403 if wrong.
+fn authorize(req: &Request, hash: Option<&crate::task::TokenHash>) -> Result<(), Abort> {
+    let token = req
+        .auth_token()
+        .ok_or_else(|| Abort::Unauthorized("this request must carry a bearer token".into()))?;
+    match hash {
+        Some(h) if h.matches(token) => Ok(()),
+        _ => Err(Abort::Forbidden(
+            "the token is not valid for this task".into(),
+        )),
+    }
+}
+
+async fn hpke_config<P: Platform>(p: &P) -> Result<Response, Abort> {
+    let keys = p.hpke_keys().await?;
+    let body = keys
+        .config_list()
+        .get_encoded()
+        .map_err(|e| Abort::Internal(e.to_string()))?;
+    Ok(Response::dap(200, MediaType::HpkeConfigList, body)
+        .with_header("cache-control", "max-age=3600"))
+}
+
+async fn upload<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Leader).await?;
+    req.require_media_type(MediaType::UploadReq)?;
+    let errors = leader::upload(p, &task, &req.body)
+        .await
+        .map_err(|a| a.with_task(task.task_id))?;
+    if errors.status.is_empty() {
+        return Ok(Response::empty(200));
+    }
+    let body = errors
+        .get_encoded()
+        .map_err(|e| Abort::Internal(e.to_string()))?;
+    Ok(Response::dap(200, MediaType::UploadErrors, body))
+}
+
+fn agg_job_location(task: &TaskId, job: &AggregationJobId) -> String {
+    format!("/tasks/{task}/aggregation_jobs/{job}")
+}
+
+fn helper_view(
+    task: &AggregatorTask,
+    job: &AggregationJobId,
+    resp: AggJobResp,
+    created: bool,
+    retry: u64,
+) -> Result<Response, Abort> {
+    let loc = agg_job_location(&task.task_id, job);
+    match resp {
+        AggJobResp::Helper {
+            resp: Some(body), ..
+        } => Ok(Response::dap(
+            if created { 201 } else { 200 },
+            MediaType::AggregationJobResp,
+            body,
+        )
+        .with_header("location", loc)),
+        AggJobResp::Helper { step, resp: None } => {
+            Ok(Response::empty(if created { 201 } else { 200 })
+                .with_header("location", format!("{loc}?step={step}"))
+                .with_header("retry-after", retry.to_string()))
+        }
+        AggJobResp::Deleted => Err(Abort::dap(
+            DapErrorType::UnrecognizedAggregationJob,
+            "the job was deleted",
+        )),
+        AggJobResp::Started => Err(Abort::Internal("unexpected job answer".into())),
+    }
+}
+
+async fn agg_job_init<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Helper).await?;
+    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    req.require_media_type(MediaType::AggregationJobInitReq)?;
+    let job = helper::job_id_for(&task.task_id, &req.body);
+    let resp = p
+        .agg_job(
+            &task.task_id,
+            &job,
+            AggJobReq::HelperInit {
+                task_id: task.task_id,
+                body: req.body.clone(),
+            },
+        )
+        .await
+        .map_err(|a| a.with_task(task.task_id))?;
+    helper_view(&task, &job, resp, true, p.config().retry_after_secs)
+}
+
+async fn agg_job_resource<P: Platform>(
+    p: &P,
+    req: &Request,
+    method: Method,
+    t: &str,
+    j: &str,
+) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Helper).await?;
+    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    let job = AggregationJobId::from_base64url(j).ok_or_else(|| {
+        Abort::dap(
+            DapErrorType::UnrecognizedAggregationJob,
+            "malformed aggregation job ID",
+        )
+    })?;
+    let task_id = task.task_id;
+    let call = |r| p.agg_job(&task_id, &job, r);
+    let resp = match method {
+        Method::Post => {
+            req.require_media_type(MediaType::AggregationJobContinueReq)?;
+            call(AggJobReq::HelperContinue {
+                task_id,
+                body: req.body.clone(),
+            })
+            .await
+        }
+        Method::Get => {
+            let step = match req.query_param("step") {
+                Some(s) => s
+                    .parse::<u16>()
+                    .map_err(|_| Abort::invalid_message("step must be an integer"))?,
+                None => {
+                    return Err(Abort::invalid_message(
+                        "GET on an aggregation job needs the step parameter",
+                    ))
+                }
+            };
+            call(AggJobReq::HelperGet { task_id, step }).await
+        }
+        Method::Delete => {
+            call(AggJobReq::HelperDelete { task_id })
+                .await
+                .map_err(|a| a.with_task(task_id))?;
+            return Ok(Response::empty(200));
+        }
+        _ => return Err(Abort::MethodNotAllowed),
+    }
+    .map_err(|a| a.with_task(task_id))?;
+    helper_view(&task, &job, resp, false, p.config().retry_after_secs)
+}
+
+fn collection_view(
+    task: &TaskId,
+    resp: CollJobResp,
+    created: bool,
+    retry: u64,
+) -> Result<Response, Abort> {
+    match resp {
+        CollJobResp::Job { id, result } => {
+            let loc = format!("/tasks/{task}/collection_jobs/{}", CollectionJobId(id));
+            let status = if created { 201 } else { 200 };
+            Ok(match result {
+                Some(body) => Response::dap(status, MediaType::CollectionJobResp, body),
+                None => Response::empty(status).with_header("retry-after", retry.to_string()),
+            }
+            .with_header("location", loc))
+        }
+        CollJobResp::Deleted => Ok(Response::empty(200)),
+    }
+}
+
+async fn collection_create<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Leader).await?;
+    authorize(req, task.collector_auth_token_hash.as_ref())?;
+    req.require_media_type(MediaType::CollectionJobReq)?;
+    let name = leader::collect::collection_name(&task.task_id, &req.body);
+    let resp = p
+        .collection_job(
+            &task.task_id,
+            &name,
+            CollJobReq::LeaderCreate {
+                task_id: task.task_id,
+                body: req.body.clone(),
+            },
+        )
+        .await
+        .map_err(|a| a.with_task(task.task_id))?;
+    collection_view(&task.task_id, resp, true, p.config().retry_after_secs)
+}
+
+async fn collection_resource<P: Platform>(
+    p: &P,
+    req: &Request,
+    method: Method,
+    t: &str,
+    c: &str,
+) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Leader).await?;
+    authorize(req, task.collector_auth_token_hash.as_ref())?;
+    let job = CollectionJobId::from_base64url(c)
+        .ok_or_else(|| Abort::NotFound("malformed collection job ID".into()))?;
+    let name = crate::roles::collection_instance(&job);
+    let task_id = task.task_id;
+    let r = match method {
+        Method::Get => CollJobReq::LeaderGet { task_id, job },
+        Method::Delete => CollJobReq::LeaderDelete { task_id, job },
+        _ => return Err(Abort::MethodNotAllowed),
+    };
+    let resp = p
+        .collection_job(&task_id, &name, r)
+        .await
+        .map_err(|a| a.with_task(task_id))?;
+    collection_view(&task_id, resp, false, p.config().retry_after_secs)
+}
+
+async fn agg_share_create<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Helper).await?;
+    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    req.require_media_type(MediaType::AggregateShareReq)?;
+    let id = helper::share_id_for(&task.task_id, &req.body);
+    let resp = p
+        .collection_job(
+            &task.task_id,
+            &id.0,
+            CollJobReq::HelperCreate {
+                task_id: task.task_id,
+                id,
+                body: req.body.clone(),
+            },
+        )
+        .await
+        .map_err(|a| a.with_task(task.task_id))?;
+    agg_share_view(&task.task_id, &id, resp, true)
+}
+
+fn agg_share_view(
+    task: &TaskId,
+    id: &AggregateShareId,
+    resp: CollJobResp,
+    created: bool,
+) -> Result<Response, Abort> {
+    match resp {
+        CollJobResp::Job {
+            result: Some(body), ..
+        } => Ok(Response::dap(
+            if created { 201 } else { 200 },
+            MediaType::AggregateShare,
+            body,
+        )
+        .with_header("location", format!("/tasks/{task}/aggregate_shares/{id}"))),
+        CollJobResp::Job { result: None, .. } => {
+            Err(Abort::Internal("aggregate share without a result".into()))
+        }
+        CollJobResp::Deleted => Ok(Response::empty(200)),
+    }
+}
+
+async fn agg_share_resource<P: Platform>(
+    p: &P,
+    req: &Request,
+    method: Method,
+    t: &str,
+    a: &str,
+) -> Result<Response, Abort> {
+    let task = task_for(p, t, Role::Helper).await?;
+    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    let id = AggregateShareId::from_base64url(a)
+        .ok_or_else(|| Abort::NotFound("malformed aggregate share ID".into()))?;
+    let task_id = task.task_id;
+    let r = match method {
+        Method::Get => CollJobReq::HelperGet { task_id },
+        Method::Delete => CollJobReq::HelperDelete { task_id },
+        _ => return Err(Abort::MethodNotAllowed),
+    };
+    let resp = p
+        .collection_job(&task_id, &id.0, r)
+        .await
+        .map_err(|a| a.with_task(task_id))?;
+    agg_share_view(&task_id, &id, resp, false)
+}
