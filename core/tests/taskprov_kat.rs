@@ -110,3 +110,14 @@ fn task_id_matches_independent_computation() {
         Some(task_id)
     );
 }
+
+#[test]
+fn core_derivation_matches_the_known_answer() {
+    let derived = edap_core::task::derive_task_id(&expected_config()).unwrap();
+    assert_eq!(derived.as_bytes().to_vec(), hex(EXPECTED_TASK_ID_HEX));
+    // The taskprov verify key is 32 bytes and depends on both the secret and the task.
+    let k1 = edap_core::task::derive_verify_key(&[1; 32], &derived);
+    let k2 = edap_core::task::derive_verify_key(&[2; 32], &derived);
+    assert_ne!(k1, k2);
+    assert_ne!(k1, edap_core::task::derive_verify_key(&[1; 32], &TaskId([0; 32])));
+}
