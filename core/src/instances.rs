@@ -132,7 +132,10 @@ fn encode_answer<T: Serialize>(r: Result<T, StoreError>) -> Vec<u8> {
 
 /// Runs one request inside an instance.
 pub async fn serve<P: Platform>(p: &P, kv: &mut impl Kv, envelope: &[u8]) -> Served {
-    match serve_inner(p, kv, envelope).await {
+    if let Some(s) = serve_sync(kv, envelope, p.now_ms()) {
+        return s;
+    }
+    match serve_async(p, kv, envelope).await {
         Ok(s) => s,
         Err(e) => Served {
             body: encode_answer::<()>(Err(e)),
@@ -141,46 +144,89 @@ pub async fn serve<P: Platform>(p: &P, kv: &mut impl Kv, envelope: &[u8]) -> Ser
     }
 }
 
-async fn serve_inner<P: Platform>(
-    p: &P,
+/// Whether requests to this kind are handled synchronously (no awaits, no other instance
+/// called), so that a Durable Object can run them inside one storage transaction.
+pub fn is_sync(kind: Kind) -> bool {
+    !matches!(kind, Kind::AggJob | Kind::CollJob)
+}
+
+/// Reads the instance a request envelope is addressed to.
+pub fn envelope_instance(envelope: &[u8]) -> Result<Instance, StoreError> {
+    let (inst, _): (Instance, Vec<u8>) = from_bytes(envelope)?;
+    Ok(inst)
+}
+
+/// Runs one request of a synchronous kind ([`is_sync`]); `None` for the other kinds.
+pub fn serve_sync(kv: &mut impl Kv, envelope: &[u8], now_ms: u64) -> Option<Served> {
+    match serve_sync_inner(kv, envelope, now_ms) {
+        Ok(s) => s,
+        Err(e) => Some(Served {
+            body: encode_answer::<()>(Err(e)),
+            alarm: AlarmChange::Keep,
+        }),
+    }
+}
+
+fn remember_identity(kv: &mut impl Kv, inst: &Instance) -> Result<(), StoreError> {
+    if kv.get(IDENTITY_KEY)?.is_none() {
+        kv.put(IDENTITY_KEY, &to_bytes(inst)?)?;
+    }
+    Ok(())
+}
+
+fn serve_sync_inner(
     kv: &mut impl Kv,
     envelope: &[u8],
-) -> Result<Served, StoreError> {
+    now: u64,
+) -> Result<Option<Served>, StoreError> {
     let (inst, payload): (Instance, Vec<u8>) = from_bytes(envelope)?;
-    if kv.get(IDENTITY_KEY)?.is_none() {
-        kv.put(IDENTITY_KEY, &to_bytes(&inst)?)?;
+    if !is_sync(inst.kind) {
+        return Ok(None);
     }
-    let now = p.now_ms();
-    let secs_to_ms = |s: Option<u64>| match s {
-        Some(s) => AlarmChange::Earliest(s.saturating_mul(1000).max(now)),
-        None => AlarmChange::Keep,
-    };
-    let ms = |m: Option<u64>| m.map_or(AlarmChange::Keep, AlarmChange::Earliest);
+    remember_identity(kv, &inst)?;
+    let keep = AlarmChange::Keep;
     let (body, alarm) = match inst.kind {
         Kind::Tasks => (
             encode_answer(tasks::handle(kv, from_bytes(&payload)?)),
-            AlarmChange::Keep,
+            keep,
         ),
         Kind::ReportShard => {
             let r = report_shard::handle(kv, from_bytes(&payload)?);
             let alarm = match &r {
-                Ok(report_shard::ShardResp::Put { alarm_at, .. }) => secs_to_ms(*alarm_at),
-                _ => AlarmChange::Keep,
+                Ok(report_shard::ShardResp::Put {
+                    alarm_at: Some(s), ..
+                }) => AlarmChange::Earliest(s.saturating_mul(1000).max(now)),
+                _ => keep,
             };
             (encode_answer(r), alarm)
         }
         Kind::Replay => (
             encode_answer(replay::handle(kv, from_bytes(&payload)?)),
-            AlarmChange::Keep,
+            keep,
         ),
         Kind::Buckets => (
             encode_answer(buckets::handle(kv, from_bytes(&payload)?)),
-            AlarmChange::Keep,
+            keep,
         ),
         Kind::BatchIndex => (
             encode_answer(batch_index::handle(kv, from_bytes(&payload)?)),
-            AlarmChange::Keep,
+            keep,
         ),
+        Kind::AggJob | Kind::CollJob => return Ok(None),
+    };
+    Ok(Some(Served { body, alarm }))
+}
+
+async fn serve_async<P: Platform>(
+    p: &P,
+    kv: &mut impl Kv,
+    envelope: &[u8],
+) -> Result<Served, StoreError> {
+    let (inst, payload): (Instance, Vec<u8>) = from_bytes(envelope)?;
+    remember_identity(kv, &inst)?;
+    let now = p.now_ms();
+    let ms = |m: Option<u64>| m.map_or(AlarmChange::Keep, AlarmChange::Earliest);
+    let (body, alarm) = match inst.kind {
         Kind::AggJob => {
             let req: AggJobReq = from_bytes(&payload)?;
             let r = match req {
@@ -215,6 +261,11 @@ async fn serve_inner<P: Platform>(
                 Err(_) => AlarmChange::Keep,
             };
             (encode_answer(Ok(r.map(|(resp, _)| resp))), alarm)
+        }
+        _ => {
+            return Err(StoreError::Invariant(
+                "synchronous kind sent to the async path".into(),
+            ))
         }
     };
     Ok(Served { body, alarm })

@@ -152,27 +152,36 @@ pub trait Platform {
         r
     }
 
-    /// This aggregator's HPKE key pairs, generating the first one on first use.
+    /// This aggregator's HPKE key pairs, generating the first one on first use. Platforms
+    /// may cache (see [`load_or_create_keys`]).
     async fn hpke_keys(&self) -> Result<HpkeReceiverSet, StoreError> {
-        if let TaskResp::Keys(set) = self.tasks(TaskReq::Keys { initial: None }).await? {
-            if !set.advertised.is_empty() {
-                return Ok(set);
-            }
+        load_or_create_keys(self).await
+    }
+}
+
+/// Reads the key pairs from the task store, installing a fresh X25519 key pair (config ID 1)
+/// if there are none yet. Concurrent first uses agree: the store keeps the first install.
+pub async fn load_or_create_keys<P: Platform + ?Sized>(
+    p: &P,
+) -> Result<HpkeReceiverSet, StoreError> {
+    if let TaskResp::Keys(set) = p.tasks(TaskReq::Keys { initial: None }).await? {
+        if !set.advertised.is_empty() {
+            return Ok(set);
         }
-        let kp = crate::hpke::HpkeKeypair::generate(
-            crate::messages::HpkeConfigId(1),
-            crate::messages::HpkeKemId::X25519_HKDF_SHA256,
-        )
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-        match self
-            .tasks(TaskReq::Keys {
-                initial: Some(HpkeReceiverSet::single(kp)),
-            })
-            .await?
-        {
-            TaskResp::Keys(set) => Ok(set),
-            _ => Err(StoreError::Invariant("unexpected task store answer".into())),
-        }
+    }
+    let kp = crate::hpke::HpkeKeypair::generate(
+        crate::messages::HpkeConfigId(1),
+        crate::messages::HpkeKemId::X25519_HKDF_SHA256,
+    )
+    .map_err(|e| StoreError::Backend(e.to_string()))?;
+    match p
+        .tasks(TaskReq::Keys {
+            initial: Some(HpkeReceiverSet::single(kp)),
+        })
+        .await?
+    {
+        TaskResp::Keys(set) => Ok(set),
+        _ => Err(StoreError::Invariant("unexpected task store answer".into())),
     }
 }
 

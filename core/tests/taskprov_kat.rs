@@ -119,5 +119,8 @@ fn core_derivation_matches_the_known_answer() {
     let k1 = edap_core::task::derive_verify_key(&[1; 32], &derived);
     let k2 = edap_core::task::derive_verify_key(&[2; 32], &derived);
     assert_ne!(k1, k2);
-    assert_ne!(k1, edap_core::task::derive_verify_key(&[1; 32], &TaskId([0; 32])));
+    assert_ne!(
+        k1,
+        edap_core::task::derive_verify_key(&[1; 32], &TaskId([0; 32]))
+    );
 }
