@@ -382,3 +382,33 @@ fn bad_requests_change_nothing() {
         .unwrap();
     assert_eq!((c.report_count, c.result), (30, expected(&vdaf, &ms)));
 }
+
+/// A Helper that defers every aggregation job: the Leader follows `Location` and
+/// `Retry-After` and polls with GET until the answer is ready.
+#[test]
+fn asynchronous_helper() {
+    let cluster = Cluster::start_with("async", &["HELPER_ASYNC_THRESHOLD:0"]);
+    let vdaf = VdafConfig::Prio3MultihotCountVec {
+        length: 10,
+        chunk_length: 4,
+        max_weight: 3,
+    };
+    let task = cluster.task(vdaf, BatchMode::LeaderSelected, schedule());
+    let ms: Vec<Measurement> = (0..20).map(|i| measurement(&vdaf, i)).collect();
+    assert!(task.upload(&task.reports(&ms), 20).is_empty());
+    let stats = task.wait_processed(20, WAIT);
+    assert_eq!(stats.get("aggregated"), Some(&20), "{stats:?}");
+    let log = cluster.helper.log();
+    assert!(
+        log.contains("GET /tasks/"),
+        "the Leader should have polled the Helper:\n{log}"
+    );
+    let a = task.collect(Query::LeaderSelected, WAIT).unwrap();
+    let b = task.collect(Query::LeaderSelected, WAIT).unwrap();
+    let mut total = a.result.clone();
+    add(&mut total, &b.result);
+    assert_eq!(
+        (a.report_count + b.report_count, total),
+        (20, expected(&vdaf, &ms))
+    );
+}

@@ -364,3 +364,38 @@ impl DecodeHelper for AggregateShareReq {
         <AggregateShareReq as prio::codec::Decode>::get_decoded(b).unwrap()
     }
 }
+
+/// A Helper that defers every aggregation job (201 without a body, `Location` with
+/// `?step=0`, `Retry-After`): the Leader polls with GET and the result is exact.
+#[test]
+fn asynchronous_helper() {
+    let vdaf = VdafConfig::Prio3SumVec {
+        length: 4,
+        max_measurement: 7,
+        chunk_length: 2,
+    };
+    let cfg = edap_core::platform::DeploymentConfig {
+        helper_async_threshold: 0,
+        ..deployment_config()
+    };
+    let env = Env::with_helper_config(vdaf, BatchMode::TimeInterval, None, cfg);
+    let honest: Vec<Measurement> = (0..15).map(|i| measurement(&vdaf, i)).collect();
+    let reports: Vec<Report> = honest.iter().map(|m| env.report(m)).collect();
+    assert!(env.upload(&reports).is_empty());
+    env.aggregate();
+    let sent = env.net.sent.borrow().clone();
+    let polls = sent
+        .iter()
+        .filter(|r| {
+            r.method == Method::Get
+                && r.url.contains("/aggregation_jobs/")
+                && r.url.contains("step=0")
+        })
+        .count();
+    assert!(polls > 0, "the Leader never polled the deferred jobs");
+    let (c, _) = env
+        .collect(Query::TimeInterval(env.current_interval()))
+        .unwrap();
+    assert_eq!(c.report_count, 15);
+    assert_eq!(c.result, expected(&vdaf, &honest));
+}

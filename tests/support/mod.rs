@@ -66,6 +66,7 @@ pub struct Wrangler {
     persist: PathBuf,
     log: PathBuf,
     state_dir: PathBuf,
+    vars: Vec<String>,
     running: bool,
 }
 
@@ -84,13 +85,15 @@ fn wrangler_sh(state_dir: &Path, script: &str, args: &[String]) -> std::process:
 }
 
 impl Wrangler {
-    pub fn start(name: &str, dir: &Path) -> Wrangler {
+    /// Starts an instance; `vars` are extra `NAME:VALUE` deployment variables.
+    pub fn start(name: &str, dir: &Path, vars: &[&str]) -> Wrangler {
         let mut w = Wrangler {
             name: name.to_string(),
             port: free_port(),
             persist: dir.join(format!("{name}-state")),
             log: dir.join(format!("{name}.log")),
             state_dir: dir.join("pgids"),
+            vars: vars.iter().map(|v| v.to_string()).collect(),
             running: false,
         };
         w.launch();
@@ -98,7 +101,7 @@ impl Wrangler {
     }
 
     fn launch(&mut self) {
-        let args = vec![
+        let mut args = vec![
             self.name.clone(),
             "wrangler.toml".into(),
             self.port.to_string(),
@@ -108,6 +111,10 @@ impl Wrangler {
             "--var".into(),
             format!("ADMIN_TOKEN:{ADMIN_TOKEN}"),
         ];
+        for v in &self.vars {
+            args.push("--var".into());
+            args.push(v.clone());
+        }
         let out = wrangler_sh(&self.state_dir, "start_wrangler", &args);
         assert!(
             out.status.success(),
@@ -201,13 +208,18 @@ impl Drop for Cluster {
 
 impl Cluster {
     pub fn start(label: &str) -> Cluster {
+        Cluster::start_with(label, &[])
+    }
+
+    /// Starts a cluster whose Helper gets extra deployment variables.
+    pub fn start_with(label: &str, helper_vars: &[&str]) -> Cluster {
         check_prerequisites();
         let n = CLUSTERS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("edap-e2e-{}-{label}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let leader = Wrangler::start(&format!("{label}-leader"), &dir);
-        let helper = Wrangler::start(&format!("{label}-helper"), &dir);
+        let leader = Wrangler::start(&format!("{label}-leader"), &dir, &[]);
+        let helper = Wrangler::start(&format!("{label}-helper"), &dir, helper_vars);
         let proxy = Proxy::start(helper.port);
         Cluster {
             leader,

@@ -61,9 +61,18 @@ pub fn now_secs(env: &Env) -> u64 {
 
 impl Env {
     pub fn new(vdaf: VdafConfig, mode: BatchMode, task_window: Option<(u64, u64)>) -> Env {
+        Env::with_helper_config(vdaf, mode, task_window, deployment_config())
+    }
+
+    pub fn with_helper_config(
+        vdaf: VdafConfig,
+        mode: BatchMode,
+        task_window: Option<(u64, u64)>,
+        helper_config: DeploymentConfig,
+    ) -> Env {
         let net = MemNetwork::new(START_MS);
         let leader = net.deploy(LEADER, deployment_config());
-        let helper = net.deploy(HELPER, deployment_config());
+        let helper = net.deploy(HELPER, helper_config);
         let collector_key =
             HpkeKeypair::generate(HpkeConfigId(7), HpkeKemId::X25519_HKDF_SHA256).unwrap();
         let spec = TaskConfigSpec {
