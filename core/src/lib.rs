@@ -15,6 +15,7 @@ pub mod error;
 pub mod hpke;
 pub mod http;
 pub mod instances;
+pub mod interop;
 pub mod media;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mem;

@@ -294,6 +294,8 @@ impl Default for AggregationSchedule {
 }
 
 /// What this deployment holds for one task in its aggregator role. `Debug` redacts secrets.
+/// The task ID is any globally unique 32 bytes; tasks created without one use the taskprov
+/// derivation from the configuration ([`derive_task_id`]).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregatorTask {
     /// The task ID (derived from `config`).
@@ -322,6 +324,30 @@ pub struct AggregatorTask {
     /// Leader only: how aggregation jobs are formed.
     #[serde(default)]
     pub schedule: AggregationSchedule,
+    /// Leader only: the header that carries `aggregator_auth_token` to the Helper.
+    #[serde(default)]
+    pub peer_auth: AuthHeader,
+}
+
+/// Which HTTP header carries a bearer token to the peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthHeader {
+    /// `Authorization: Bearer <token>`
+    #[default]
+    Bearer,
+    /// `DAP-Auth-Token: <token>` (the interop test design's header)
+    DapAuthToken,
+}
+
+impl AuthHeader {
+    /// The header name and value for `token`.
+    pub fn header(self, token: &str) -> (&'static str, String) {
+        match self {
+            AuthHeader::Bearer => ("authorization", format!("Bearer {token}")),
+            AuthHeader::DapAuthToken => ("dap-auth-token", token.to_string()),
+        }
+    }
 }
 
 impl fmt::Debug for AggregatorTask {
@@ -339,9 +365,6 @@ impl AggregatorTask {
     /// Checks the configuration, the derived task ID and that the role's secrets are present.
     pub fn validate(&self, limits: &TaskLimits) -> Result<(), TaskError> {
         validate_config(&self.config, limits)?;
-        if derive_task_id(&self.config)? != self.task_id {
-            return Err(invalid("task_id does not match the configuration"));
-        }
         if !crate::hpke::is_supported(&self.collector_hpke_config) {
             return Err(invalid("collector HPKE config uses unsupported algorithms"));
         }

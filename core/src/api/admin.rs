@@ -128,7 +128,8 @@ pub struct TaskSpec {
     /// The configuration as JSON fields (alternative to `task_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<TaskConfigSpec>,
-    /// Expected task ID (base64url); refused if it does not match the configuration.
+    /// The task ID (base64url, 32 bytes); derived from the configuration (taskprov rule)
+    /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     /// The VDAF verification key, base64url (32 bytes).
@@ -150,6 +151,9 @@ pub struct TaskSpec {
     /// Leader: aggregation job scheduling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<AggregationSchedule>,
+    /// Leader: `bearer` (default) or `dap_auth_token`, the header the token travels in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_auth: Option<crate::task::AuthHeader>,
 }
 
 fn bad(msg: impl Into<String>) -> TaskError {
@@ -191,14 +195,11 @@ impl TaskSpec {
                 ))
             }
         };
-        let task_id = derive_task_id(&config)?;
-        if let Some(expected) = &self.task_id {
-            if TaskId::from_base64url(expected) != Some(task_id) {
-                return Err(bad(format!(
-                    "task_id {expected} does not match the configuration ({task_id})"
-                )));
-            }
-        }
+        let task_id = match &self.task_id {
+            Some(id) => TaskId::from_base64url(id)
+                .ok_or_else(|| bad("task_id must be 32 bytes, base64url"))?,
+            None => derive_task_id(&config)?,
+        };
         let vdaf_verify_key = crate::messages::from_base64url(&self.vdaf_verify_key)
             .and_then(|v| v.try_into().ok())
             .ok_or_else(|| bad("vdaf_verify_key must be 32 bytes, base64url"))?;
@@ -231,6 +232,7 @@ impl TaskSpec {
             aggregator_auth_token_hash,
             collector_auth_token_hash,
             schedule: self.schedule.unwrap_or_default(),
+            peer_auth: self.peer_auth.unwrap_or_default(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! panics on bad input: every failure is an RFC 9457 problem document.
 
 pub mod admin;
+pub mod interop;
 
 use crate::error::{Abort, DapErrorType};
 use crate::http::{Method, Request, Response};
@@ -55,6 +56,7 @@ async fn route<P: Platform>(p: &P, req: &Request) -> Result<Response, Abort> {
         },
         ["tasks", t, "aggregate_shares", a] => agg_share_resource(p, req, method, t, a).await,
         ["admin", rest @ ..] => admin::handle(p, req, method, rest).await,
+        ["internal", "test", rest @ ..] => interop::handle(p, req, method, rest).await,
         _ => Err(Abort::NotFound(format!("no resource at {}", req.path))),
     }
 }

@@ -462,7 +462,8 @@ enum Sent {
 fn auth_headers(task: &AggregatorTask) -> Headers {
     let mut h = Headers::default();
     if let Some(t) = &task.aggregator_auth_token {
-        h.push("authorization", format!("Bearer {}", t.0));
+        let (name, value) = task.peer_auth.header(&t.0);
+        h.push(name, value);
     }
     h
 }

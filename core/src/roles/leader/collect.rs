@@ -477,7 +477,8 @@ async fn request_helper_share<P: Platform>(
     let helper = &task.config.helper_endpoint;
     let mut headers = Headers::default();
     if let Some(t) = &task.aggregator_auth_token {
-        headers.push("authorization", format!("Bearer {}", t.0));
+        let (name, value) = task.peer_auth.header(&t.0);
+        headers.push(name, value);
     }
     let out = match &job.helper_location {
         Some(loc) => OutboundRequest {
