@@ -12,6 +12,8 @@ use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod x25519;
+
 /// Why sealing or opening failed. Never carries key material.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HpkeError {
@@ -230,9 +232,14 @@ impl HpkeKeypair {
         }
         let info = info.bytes();
         match suite(self.config.kem_id, self.config.kdf_id, self.config.aead_id)? {
-            Suite::X25519 => {
-                open_with::<X25519HkdfSha256>(&self.private_key, &ct.enc, &info, aad, &ct.payload)
-            }
+            Suite::X25519 => x25519::open(
+                &self.private_key,
+                &self.config.public_key,
+                &ct.enc,
+                &info,
+                aad,
+                &ct.payload,
+            ),
             Suite::P256 => {
                 open_with::<DhP256HkdfSha256>(&self.private_key, &ct.enc, &info, aad, &ct.payload)
             }
