@@ -114,37 +114,39 @@ fixed_id!(
     AggregateShareId, 16
 );
 
-/// `uint64 Time`: a number of `time_precision` units since the Unix epoch.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-pub struct Time(pub u64);
+macro_rules! uint64_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+        )]
+        pub struct $name(pub u64);
 
-/// `uint64 Duration`: a number of `time_precision` units.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-pub struct Duration(pub u64);
+        impl Encode for $name {
+            fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+                self.0.encode(out)
+            }
+            fn encoded_len(&self) -> Option<usize> {
+                Some(8)
+            }
+        }
+
+        impl Decode for $name {
+            fn decode(r: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
+                Ok($name(u64::decode(r)?))
+            }
+        }
+    };
+}
+
+uint64_newtype!(
+    /// `uint64 Time`: a number of `time_precision` units since the Unix epoch.
+    Time
+);
+uint64_newtype!(
+    /// `uint64 Duration`: a number of `time_precision` units.
+    Duration
+);
 
 impl Time {
     /// Converts POSIX seconds to a `Time` in units of `precision` seconds (rounding down).
@@ -155,33 +157,6 @@ impl Time {
     /// The POSIX seconds at which this time starts; saturates instead of overflowing.
     pub fn to_seconds(self, precision: u64) -> u64 {
         self.0.saturating_mul(precision)
-    }
-}
-
-impl Encode for Time {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.0.encode(out)
-    }
-    fn encoded_len(&self) -> Option<usize> {
-        Some(8)
-    }
-}
-impl Decode for Time {
-    fn decode(r: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Time(u64::decode(r)?))
-    }
-}
-impl Encode for Duration {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        self.0.encode(out)
-    }
-    fn encoded_len(&self) -> Option<usize> {
-        Some(8)
-    }
-}
-impl Decode for Duration {
-    fn decode(r: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        Ok(Duration(u64::decode(r)?))
     }
 }
 

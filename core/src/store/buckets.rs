@@ -81,16 +81,8 @@ pub fn xor_into(a: &mut [u8; 32], b: &[u8; 32]) {
 pub struct BucketDelta {
     /// The bucket.
     pub key: BucketKey,
-    /// The encoded aggregate share of the job's output shares for this bucket.
-    pub agg_share: Vec<u8>,
-    /// Number of reports.
-    pub count: u64,
-    /// XOR of SHA-256 of their report IDs.
-    pub checksum: [u8; 32],
-    /// Earliest report time.
-    pub min_time: u64,
-    /// Latest report time.
-    pub max_time: u64,
+    /// The job's contribution, in the same form as the stored bucket.
+    pub entry: BucketEntry,
 }
 
 /// The stored contents of a bucket.
@@ -106,6 +98,19 @@ pub struct BucketEntry {
     pub min_time: u64,
     /// Latest report time.
     pub max_time: u64,
+}
+
+impl BucketEntry {
+    /// Adds another contribution to this one.
+    pub fn merge(&mut self, vdaf: &Prio3Instance, other: &BucketEntry) -> Result<(), StoreError> {
+        self.agg_share = agg_share::merge_dyn(vdaf, &self.agg_share, &other.agg_share)
+            .map_err(|e| StoreError::Codec(e.to_string()))?;
+        self.count += other.count;
+        xor_into(&mut self.checksum, &other.checksum);
+        self.min_time = self.min_time.min(other.min_time);
+        self.max_time = self.max_time.max(other.max_time);
+        Ok(())
+    }
 }
 
 /// Buckets combined over a batch (within one shard, or across shards with [`Self::merge`]).
@@ -383,21 +388,10 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
                 let bkey = key(&[b"b", &d.key.bytes()]);
                 let entry = match get::<BucketEntry>(kv, &bkey)? {
                     Some(mut e) => {
-                        e.agg_share = agg_share::merge_dyn(&instance, &e.agg_share, &d.agg_share)
-                            .map_err(|e| StoreError::Codec(e.to_string()))?;
-                        e.count += d.count;
-                        xor_into(&mut e.checksum, &d.checksum);
-                        e.min_time = e.min_time.min(d.min_time);
-                        e.max_time = e.max_time.max(d.max_time);
+                        e.merge(&instance, &d.entry)?;
                         e
                     }
-                    None => BucketEntry {
-                        agg_share: d.agg_share,
-                        count: d.count,
-                        checksum: d.checksum,
-                        min_time: d.min_time,
-                        max_time: d.max_time,
-                    },
+                    None => d.entry,
                 };
                 put(kv, &bkey, &entry)?;
             }
@@ -491,10 +485,12 @@ pub fn delta(key: BucketKey, agg_share: Vec<u8>, reports: &[(ReportId, Time)]) -
     }
     BucketDelta {
         key,
-        agg_share,
-        count: reports.len() as u64,
-        checksum,
-        min_time: reports.iter().map(|(_, t)| t.0).min().unwrap_or(0),
-        max_time: reports.iter().map(|(_, t)| t.0).max().unwrap_or(0),
+        entry: BucketEntry {
+            agg_share,
+            count: reports.len() as u64,
+            checksum,
+            min_time: reports.iter().map(|(_, t)| t.0).min().unwrap_or(0),
+            max_time: reports.iter().map(|(_, t)| t.0).max().unwrap_or(0),
+        },
     }
 }
