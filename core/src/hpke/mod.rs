@@ -148,7 +148,9 @@ pub fn seal(
 }
 
 /// An HPKE config with its private key. `Debug` never prints the private key.
+/// Deserializing checks that the private key belongs to the config.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawKeypair")]
 pub struct HpkeKeypair {
     /// The public configuration.
     #[serde(with = "config_serde")]
@@ -156,6 +158,22 @@ pub struct HpkeKeypair {
     /// The private key, serialized as RFC 9180 `SerializePrivateKey`.
     #[serde(with = "crate::serde_b64")]
     private_key: Vec<u8>,
+}
+
+/// The serialized form of [`HpkeKeypair`], before the key check.
+#[derive(Deserialize)]
+struct RawKeypair {
+    #[serde(with = "config_serde")]
+    config: HpkeConfig,
+    #[serde(with = "crate::serde_b64")]
+    private_key: Vec<u8>,
+}
+
+impl TryFrom<RawKeypair> for HpkeKeypair {
+    type Error = HpkeError;
+    fn try_from(raw: RawKeypair) -> Result<Self, HpkeError> {
+        HpkeKeypair::from_parts(raw.config, raw.private_key)
+    }
 }
 
 impl fmt::Debug for HpkeKeypair {
@@ -381,5 +399,11 @@ mod tests {
         assert_eq!(set.free_config_id(), Some(HpkeConfigId(0)));
         let dbg = format!("{old:?}");
         assert!(dbg.contains("redacted"));
+        // Serde round trip, and a private key that does not match its config is refused.
+        let json = serde_json::to_string(&old).unwrap();
+        assert_eq!(serde_json::from_str::<HpkeKeypair>(&json).unwrap(), old);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["private_key"] = serde_json::json!(crate::messages::base64url(new.private_key()));
+        assert!(serde_json::from_value::<HpkeKeypair>(v).is_err());
     }
 }
