@@ -1,15 +1,13 @@
 //! End to end under `wrangler dev --local`: a Leader and a Helper as two workers on
 //! loopback, driven only over HTTP. Needs the prebuilt worker (scripts/test builds it).
 
-mod support;
-
 use edap_core::media::MediaType;
 use edap_core::messages::*;
 use edap_core::vdaf::{AggregateResult, Measurement};
+use edap_testkit::proxy::Mode;
+use edap_testkit::*;
 use prio::codec::Encode;
 use std::time::Duration;
-use support::proxy::Mode;
-use support::*;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -191,7 +189,7 @@ fn helper_outage_then_recovery() {
     assert_eq!(c.result, expected(&vdaf, &ms));
 }
 
-fn dap_error(r: &support::http::HttpResponse) -> String {
+fn dap_error(r: &edap_testkit::http::HttpResponse) -> String {
     assert_eq!(
         r.header("content-type"),
         Some("application/problem+json"),

@@ -1,5 +1,7 @@
 //! A minimal blocking HTTP/1.1 client over `std::net` for talking to `wrangler dev` on
-//! loopback (no TLS, `Connection: close`, Content-Length or chunked bodies).
+//! loopback (no TLS, Content-Length or chunked bodies): [`request`] sends one request on its
+//! own connection (`Connection: close`); [`Conn`] keeps one connection alive across requests
+//! (the benchmark uses it so that connection set-up is not what it measures).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -53,6 +55,86 @@ pub fn request(
     parse(&raw).ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed HTTP response")
     })
+}
+
+/// A keep-alive connection to `127.0.0.1:port`, reopened when the server closed it.
+pub struct Conn {
+    port: u16,
+    stream: Option<TcpStream>,
+}
+
+impl Conn {
+    /// A connection to `127.0.0.1:port` (opened on first use).
+    pub fn new(port: u16) -> Conn {
+        Conn { port, stream: None }
+    }
+
+    /// Sends one request and reads its answer; retries once on a fresh connection if the
+    /// kept one turned out to be closed before anything was read.
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<HttpResponse> {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        for attempt in 0..2 {
+            let reused = self.stream.is_some();
+            let s = match self.stream.as_mut() {
+                Some(s) => s,
+                None => {
+                    let s = TcpStream::connect(("127.0.0.1", self.port))?;
+                    s.set_nodelay(true)?;
+                    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+                    s.set_write_timeout(Some(Duration::from_secs(120)))?;
+                    self.stream.insert(s)
+                }
+            };
+            let sent = s.write_all(head.as_bytes()).and_then(|_| s.write_all(body));
+            let raw = sent.and_then(|_| read_response(s));
+            match raw {
+                Ok(raw) if !raw.is_empty() => {
+                    let resp = parse(&raw).ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "malformed HTTP response",
+                        )
+                    })?;
+                    let close = resp
+                        .header("connection")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                    if close {
+                        self.stream = None;
+                    }
+                    return Ok(resp);
+                }
+                Ok(_) | Err(_) if reused && attempt == 0 => {
+                    self.stream = None;
+                }
+                Ok(_) => {
+                    self.stream = None;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "connection closed without an answer",
+                    ));
+                }
+                Err(e) => {
+                    self.stream = None;
+                    return Err(e);
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
 }
 
 /// Reads one HTTP response, stopping at the end of its framed body (Content-Length or

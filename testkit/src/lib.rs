@@ -1,10 +1,11 @@
-//! Harness for the end-to-end tests: a Leader and a Helper under `wrangler dev --local` on
-//! ephemeral loopback ports with their own state directories, a fault proxy in front of the
-//! Helper, and DAP client/collector helpers built on `edap-core`. Everything started is
-//! stopped by process group in `Drop`; every wait is bounded.
-#![allow(dead_code)]
+//! `edap-testkit`: the harness of the end-to-end tests and of the benchmark (`edap-bench`):
+//! a Leader and a Helper under `wrangler dev --local` on ephemeral loopback ports with their
+//! own state directories, a fault proxy in front of the Helper, and DAP client/collector
+//! helpers built on `edap-core`. Everything started is stopped by process group in `Drop`;
+//! every wait is bounded.
 
 pub mod http;
+pub mod procstat;
 pub mod proxy;
 
 use edap_core::api::admin::{TaskConfigSpec, TaskSpec};
@@ -28,8 +29,13 @@ pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 pub const AGG_TOKEN: &str = "e2e-aggregator-token";
 pub const COLLECTOR_TOKEN: &str = "e2e-collector-token";
 
+/// The repository root (the parent of `testkit/`), where `wrangler.toml`, `build/` and
+/// `scripts/` live.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ lives inside the repository")
+        .to_path_buf()
 }
 
 pub fn now_secs() -> u64 {
@@ -63,6 +69,8 @@ fn check_prerequisites() {
 pub struct Wrangler {
     pub name: String,
     pub port: u16,
+    /// wrangler's inspector (DevTools protocol) port of the current run.
+    pub inspector_port: u16,
     persist: PathBuf,
     log: PathBuf,
     state_dir: PathBuf,
@@ -90,6 +98,7 @@ impl Wrangler {
         let mut w = Wrangler {
             name: name.to_string(),
             port: free_port(),
+            inspector_port: 0,
             persist: dir.join(format!("{name}-state")),
             log: dir.join(format!("{name}.log")),
             state_dir: dir.join("pgids"),
@@ -101,11 +110,12 @@ impl Wrangler {
     }
 
     fn launch(&mut self) {
+        self.inspector_port = free_port();
         let mut args = vec![
             self.name.clone(),
             "wrangler.toml".into(),
             self.port.to_string(),
-            free_port().to_string(),
+            self.inspector_port.to_string(),
             self.persist.display().to_string(),
             self.log.display().to_string(),
             "--var".into(),
@@ -141,6 +151,24 @@ impl Wrangler {
     pub fn restart(&mut self) {
         self.stop();
         self.launch();
+    }
+
+    /// The process group of the running instance (wrangler's node and the workerd it
+    /// started), as `scripts/lib/wrangler.sh` recorded it.
+    pub fn pgid(&self) -> Option<u32> {
+        if !self.running {
+            return None;
+        }
+        std::fs::read_to_string(self.state_dir.join(format!("{}.pgid", self.name)))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The processes of the running instance.
+    pub fn processes(&self) -> Vec<procstat::Proc> {
+        self.pgid().map(procstat::group).unwrap_or_default()
     }
 
     pub fn log(&self) -> String {

@@ -154,7 +154,7 @@ fn serve(mut client: TcpStream, target: u16, mode: u8) {
     if upstream.write_all(&req).is_err() {
         return;
     }
-    let Ok(answer) = super::http::read_response(&mut upstream) else {
+    let Ok(answer) = crate::http::read_response(&mut upstream) else {
         return;
     };
     if mode == Mode::LoseAnswer as u8 {
