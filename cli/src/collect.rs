@@ -2,7 +2,7 @@
 //! both aggregate shares with the Collector's key and prints the aggregate.
 
 use crate::error::{one_line, Error, Result};
-use crate::http::{error_answer, join, resolve, Answer, Http, Req};
+use crate::http::{error_answer, join, resolve, Answer, Auth, Http, Req};
 use crate::keygen;
 use crate::task::Task;
 use crate::timefmt;
@@ -10,7 +10,7 @@ use clap::{ArgGroup, Args};
 use edap_core::hpke::HpkeKeypair;
 use edap_core::media::MediaType;
 use edap_core::messages::{
-    BatchMode, CollectionJobReq, CollectionJobResp, Interval, Query, VdafConfig,
+    BatchMode, CollectionJobReq, CollectionJobResp, Interval, Query, TaskId, VdafConfig,
 };
 use edap_core::roles::collector::{self, Collection, CollectorError};
 use edap_core::vdaf::AggregateResult;
@@ -155,10 +155,33 @@ pub struct Outcome {
     pub task: Task,
 }
 
+/// What one poll of a collection job found.
+pub enum Polled {
+    /// The encoded `CollectionJobResp`.
+    Ready(Vec<u8>),
+    /// Not yet; the Leader's suggested wait before the next poll.
+    Pending(Duration),
+}
+
+/// Polls the job at `url` once. An error answer (the job failed, or is unknown) is an
+/// error.
+pub fn poll_once(http: &Http, auth: Auth<'_>, url: &Url) -> Result<Polled> {
+    let a =
+        http.send(&Req::new("polling the collection job", Method::GET, url.as_str()).auth(auth))?;
+    if !(200..300).contains(&a.status) {
+        return Err(error_answer("the collection job failed", &a));
+    }
+    if a.body.is_empty() {
+        return Ok(Polled::Pending(retry_after(&a)));
+    }
+    check_media(&a)?;
+    Ok(Polled::Ready(a.body))
+}
+
 /// Polls the job at `url` until it has a result, the deadline passes or it fails.
 fn poll(
     http: &Http,
-    token: &str,
+    auth: Auth<'_>,
     url: &Url,
     first_wait: Duration,
     deadline: Instant,
@@ -173,19 +196,70 @@ fn poll(
             )));
         }
         std::thread::sleep(wait.min(deadline - now));
-        let a = http.send(
-            &Req::new("polling the collection job", Method::GET, url.as_str()).bearer(Some(token)),
-        )?;
-        if !(200..300).contains(&a.status) {
-            break Err(error_answer("the collection job failed", &a));
+        match poll_once(http, auth, url) {
+            Ok(Polled::Ready(body)) => break Ok(body),
+            Ok(Polled::Pending(w)) => wait = w,
+            Err(e) => break Err(e),
         }
-        if !a.body.is_empty() {
-            break check_media(&a).map(|_| a.body);
-        }
-        wait = retry_after(&a);
     };
     spin.finish_and_clear();
     result
+}
+
+/// A collection job the Leader just created.
+pub struct Created {
+    /// Its URL (from `Location`).
+    pub job: Url,
+    /// The result, if the Leader answered with it at once.
+    pub immediate: Option<Vec<u8>>,
+    /// The Leader's suggested wait before the first poll.
+    pub retry_after: Duration,
+}
+
+/// Creates a collection job for `req` at the Leader.
+pub fn create_job(
+    http: &Http,
+    leader_endpoint: &str,
+    task_id: &TaskId,
+    req: &CollectionJobReq,
+    auth: Auth<'_>,
+) -> Result<Created> {
+    let body = req
+        .get_encoded()
+        .map_err(|e| Error::Protocol(format!("cannot encode the collection request: {e}")))?;
+    let url = join(
+        leader_endpoint,
+        &format!("/tasks/{task_id}/collection_jobs"),
+    );
+    let created = http.send_ok(
+        &Req::new("creating the collection job", Method::POST, &url)
+            .body(MediaType::CollectionJobReq.as_str(), body)
+            .auth(auth),
+    )?;
+    let loc = created.header("location").ok_or_else(|| {
+        Error::Protocol(format!(
+            "the Leader created the collection job (HTTP {}) without a Location header",
+            created.status
+        ))
+    })?;
+    let job = resolve(&created.url, loc)?;
+    let immediate = if created.body.is_empty() {
+        None
+    } else {
+        check_media(&created)?;
+        Some(created.body.clone())
+    };
+    Ok(Created {
+        job,
+        immediate,
+        retry_after: retry_after(&created),
+    })
+}
+
+/// Decodes a collection job's result.
+pub fn decode_result(body: &[u8]) -> Result<CollectionJobResp> {
+    CollectionJobResp::get_decoded(body)
+        .map_err(|e| Error::Protocol(format!("the collection job's result does not decode: {e}")))
 }
 
 fn check_media(a: &Answer) -> Result<()> {
@@ -259,10 +333,8 @@ pub fn run(a: &CollectArgs) -> Result<Outcome> {
         }
     }
     let req = collector::collection_job_req(query);
-    let body = req
-        .get_encoded()
-        .map_err(|e| Error::Protocol(format!("cannot encode the collection request: {e}")))?;
     let http = Http::new()?;
+    let auth = Auth::Bearer(token);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(a.timeout);
 
@@ -273,43 +345,19 @@ pub fn run(a: &CollectArgs) -> Result<Outcome> {
             (url, None, Duration::ZERO)
         }
         None => {
-            let url = join(
-                &task.config.leader_endpoint,
-                &format!("/tasks/{}/collection_jobs", task.id),
-            );
-            let created = http.send_ok(
-                &Req::new("creating the collection job", Method::POST, &url)
-                    .body(MediaType::CollectionJobReq.as_str(), body)
-                    .bearer(Some(token)),
-            )?;
-            let loc = created.header("location").ok_or_else(|| {
-                Error::Protocol(format!(
-                    "the Leader created the collection job (HTTP {}) without a Location header",
-                    created.status
-                ))
-            })?;
-            let job = resolve(&created.url, loc)?;
-            let immediate = if created.body.is_empty() {
-                None
-            } else {
-                check_media(&created)?;
-                Some(created.body.clone())
-            };
-            (job, immediate, retry_after(&created))
+            let c = create_job(&http, &task.config.leader_endpoint, &task.id, &req, auth)?;
+            (c.job, c.immediate, c.retry_after)
         }
     };
     let result_body = match immediate {
         Some(b) => b,
-        None => poll(&http, token, &job, first_wait, deadline)?,
+        None => poll(&http, auth, &job, first_wait, deadline)?,
     };
-    let resp = CollectionJobResp::get_decoded(&result_body).map_err(|e| {
-        Error::Protocol(format!("the collection job's result does not decode: {e}"))
-    })?;
+    let resp = decode_result(&result_body)?;
     let collection = open(&task, &key, &a.key, &req, &resp, &job)?;
     if !a.keep {
         let del = http.send(
-            &Req::new("deleting the collection job", Method::DELETE, job.as_str())
-                .bearer(Some(token)),
+            &Req::new("deleting the collection job", Method::DELETE, job.as_str()).auth(auth),
         );
         match del {
             Ok(d) if (200..300).contains(&d.status) => {}

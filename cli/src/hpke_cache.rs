@@ -95,6 +95,14 @@ pub fn config_list(
             return Ok(list);
         }
     }
+    let list = fetch(http, who, endpoint)?;
+    write_cached(endpoint, &list);
+    Ok(list)
+}
+
+/// Fetches the HPKE config list of `endpoint` (the `who` aggregator, for messages), leaving
+/// the cache alone.
+pub fn fetch(http: &Http, who: &str, endpoint: &str) -> Result<HpkeConfigList> {
     let url = join(endpoint, "/hpke_config");
     let what = format!("fetching the {who}'s HPKE configurations");
     let answer = http.send_ok(&Req::new(&what, reqwest::Method::GET, &url))?;
@@ -107,11 +115,9 @@ pub fn config_list(
             )));
         }
     }
-    let list = HpkeConfigList::get_decoded(&answer.body).map_err(|e| {
+    HpkeConfigList::get_decoded(&answer.body).map_err(|e| {
         Error::Protocol(format!(
             "{what}: the answer from {url} is not an HpkeConfigList: {e}"
         ))
-    })?;
-    write_cached(endpoint, &list);
-    Ok(list)
+    })
 }

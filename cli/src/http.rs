@@ -6,7 +6,7 @@ use crate::error::{one_line, Error, Result};
 use edap_core::media::MediaType;
 use edap_core::{DapErrorType, ProblemDocument};
 use reqwest::blocking::Client;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use std::time::Duration;
 
@@ -60,8 +60,17 @@ pub struct Req<'a> {
     pub content_type: Option<String>,
     /// The body.
     pub body: Vec<u8>,
-    /// A bearer token (sent as `Authorization: Bearer`, marked sensitive, never printed).
-    pub bearer: Option<&'a str>,
+    /// The credential to send, if any (marked sensitive, never printed).
+    pub auth: Option<Auth<'a>>,
+}
+
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// `Authorization: Bearer <token>` (what the tool's own task files use).
+    Bearer(&'a str),
+    /// `DAP-Auth-Token: <token>` (what the interop test design prescribes).
+    DapAuthToken(&'a str),
 }
 
 impl<'a> Req<'a> {
@@ -73,7 +82,7 @@ impl<'a> Req<'a> {
             url,
             content_type: None,
             body: Vec::new(),
-            bearer: None,
+            auth: None,
         }
     }
 
@@ -86,7 +95,13 @@ impl<'a> Req<'a> {
 
     /// Adds a bearer token.
     pub fn bearer(mut self, token: Option<&'a str>) -> Req<'a> {
-        self.bearer = token;
+        self.auth = token.map(Auth::Bearer);
+        self
+    }
+
+    /// Adds a credential.
+    pub fn auth(mut self, auth: Auth<'a>) -> Req<'a> {
+        self.auth = Some(auth);
         self
     }
 }
@@ -146,14 +161,20 @@ impl Http {
                 .map_err(|_| Error::Input(format!("invalid content type {ct:?}")))?;
             headers.insert(CONTENT_TYPE, v);
         }
-        if let Some(token) = req.bearer {
-            let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        if let Some(auth) = req.auth {
+            let (name, value) = match auth {
+                Auth::Bearer(token) => (AUTHORIZATION, format!("Bearer {token}")),
+                Auth::DapAuthToken(token) => {
+                    (HeaderName::from_static("dap-auth-token"), token.to_string())
+                }
+            };
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
                 Error::Input(
                     "the token contains characters that cannot be sent in an HTTP header".into(),
                 )
             })?;
             v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
+            headers.insert(name, v);
         }
         let mut attempt = 0;
         loop {

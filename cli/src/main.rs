@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod hpke_cache;
 mod http;
+mod interop;
 mod keygen;
 mod measurements;
 mod task;
@@ -60,12 +61,20 @@ enum Cmd {
     /// the job unless --keep. Prints the interval (RFC 3339, UTC), the report count and the
     /// result: a number for count and sum, a table with a bar chart for the vector VDAFs.
     Collect(collect::CollectArgs),
+    /// Serve the Client or Collector role of the DAP interop test API.
+    ///
+    /// Answers POSTed JSON commands on /internal/test/* (draft-dcook-ppm-dap-interop-test-design
+    /// with the DAP-18 field changes) until killed, logging one line per command on stderr.
+    /// Prints "listening on http://ADDR:PORT/" on stdout once it accepts connections.
+    #[command(subcommand)]
+    Interop(interop::InteropCmd),
 }
 
 fn run(cli: Cli) -> error::Result<ExitCode> {
     match cli.cmd {
         Cmd::HpkeKeygen(a) => keygen::run(a).map(|_| ExitCode::SUCCESS),
         Cmd::Task(c) => task::run(c).map(|_| ExitCode::SUCCESS),
+        Cmd::Interop(c) => interop::run(c).map(|_| ExitCode::SUCCESS),
         Cmd::Upload(a) => {
             let summary = upload::run(a)?;
             print(&upload::summary_text(&summary))?;

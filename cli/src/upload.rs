@@ -10,7 +10,9 @@ use crate::task::Task;
 use crate::timefmt;
 use clap::Args;
 use edap_core::media::MediaType;
-use edap_core::messages::{Report, ReportError, ReportId, Time, UploadErrors, UploadRequest};
+use edap_core::messages::{
+    HpkeConfigList, Report, ReportError, ReportId, Time, UploadErrors, UploadRequest,
+};
 use edap_core::roles::client::{choose_config, Client, ClientError};
 use edap_core::vdaf::Measurement;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,23 +106,68 @@ fn gather(a: &UploadArgs, task: &Task) -> Result<Vec<Measurement>> {
 
 /// A Client sealing to the aggregators' current configurations.
 fn make_client(http: &Http, task: &Task, use_cache: bool) -> Result<Client> {
-    let mut chosen = Vec::new();
-    for (who, endpoint) in [
-        ("Leader", &task.config.leader_endpoint),
-        ("Helper", &task.config.helper_endpoint),
-    ] {
-        let list = hpke_cache::config_list(http, who, endpoint, use_cache)?;
-        let c = choose_config(&list).ok_or_else(|| {
+    let leader = hpke_cache::config_list(http, "Leader", &task.config.leader_endpoint, use_cache)?;
+    let helper = hpke_cache::config_list(http, "Helper", &task.config.helper_endpoint, use_cache)?;
+    client_for(task, &leader, &helper)
+}
+
+/// A Client for `task` sealing to the first supported configuration of each list.
+pub fn client_for(task: &Task, leader: &HpkeConfigList, helper: &HpkeConfigList) -> Result<Client> {
+    let choose = |who: &str, list: &HpkeConfigList| {
+        choose_config(list).cloned().ok_or_else(|| {
             Error::Protocol(format!(
                 "the {who} advertises no HPKE configuration this client supports (X25519 or P-256 with HKDF-SHA256 and AES-128-GCM)"
             ))
-        })?;
-        chosen.push(c.clone());
-    }
-    let helper = chosen.pop().expect("two configs");
-    let leader = chosen.pop().expect("two configs");
-    Client::new(task.id, task.config.clone(), leader, helper)
-        .map_err(|e| Error::Protocol(format!("cannot build reports: {e}")))
+        })
+    };
+    Client::new(
+        task.id,
+        task.config.clone(),
+        choose("Leader", leader)?,
+        choose("Helper", helper)?,
+    )
+    .map_err(|e| Error::Protocol(format!("cannot build reports: {e}")))
+}
+
+/// The Leader's answer to one upload request.
+pub struct Posted {
+    /// The reports it refused.
+    pub errors: UploadErrors,
+    /// How many attempts the request took (a `report_replayed` after a retry is our own
+    /// first attempt's doing).
+    pub attempts: u32,
+}
+
+/// POSTs one `UploadRequest` to `url` (the task's `/reports` resource) and decodes the
+/// answer.
+pub fn post_reports(http: &Http, url: &str, reports: Vec<Report>) -> Result<Posted> {
+    let body = UploadRequest { reports }
+        .get_encoded()
+        .map_err(|e| Error::Protocol(format!("cannot encode the upload request: {e}")))?;
+    let answer = http.send_ok(
+        &Req::new("upload to the Leader", reqwest::Method::POST, url)
+            .body(MediaType::UploadReq.as_str(), body),
+    )?;
+    let errors = if answer.body.is_empty() {
+        UploadErrors::default()
+    } else {
+        if answer.header("content-type").is_some() && !answer.is_media(MediaType::UploadErrors) {
+            return Err(Error::Protocol(format!(
+                "the Leader answered the upload with {}, not {}",
+                one_line(answer.header("content-type").unwrap_or(""), 100),
+                MediaType::UploadErrors.as_str()
+            )));
+        }
+        UploadErrors::get_decoded(&answer.body).map_err(|e| {
+            Error::Protocol(format!(
+                "the Leader's upload-errors answer does not decode: {e}"
+            ))
+        })?
+    };
+    Ok(Posted {
+        errors,
+        attempts: answer.attempts,
+    })
 }
 
 const BAR_TEMPLATE: &str = "uploading {bar:40.cyan/blue} {pos}/{len} reports ({eta} left)";
@@ -231,38 +278,8 @@ pub fn run(a: UploadArgs) -> Result<Summary> {
             .zip(&chunk)
             .map(|(r, &i)| (r.metadata.report_id, i))
             .collect();
-        let body = UploadRequest { reports }
-            .get_encoded()
-            .map_err(|e| Error::Protocol(format!("cannot encode the upload request: {e}")))?;
-        let answer = http
-            .send_ok(
-                &Req::new("upload to the Leader", reqwest::Method::POST, &url)
-                    .body(MediaType::UploadReq.as_str(), body),
-            )
-            .map_err(|e| partial(e, &summary))?;
-        let errors = if answer.body.is_empty() {
-            UploadErrors::default()
-        } else {
-            if answer.header("content-type").is_some() && !answer.is_media(MediaType::UploadErrors)
-            {
-                return Err(partial(
-                    Error::Protocol(format!(
-                        "the Leader answered the upload with {}, not {}",
-                        one_line(answer.header("content-type").unwrap_or(""), 100),
-                        MediaType::UploadErrors.as_str()
-                    )),
-                    &summary,
-                ));
-            }
-            UploadErrors::get_decoded(&answer.body).map_err(|e| {
-                partial(
-                    Error::Protocol(format!(
-                        "the Leader's upload-errors answer does not decode: {e}"
-                    )),
-                    &summary,
-                )
-            })?
-        };
+        let posted = post_reports(&http, &url, reports).map_err(|e| partial(e, &summary))?;
+        let errors = posted.errors;
         let mut retry = Vec::new();
         let mut refused: HashMap<usize, ReportError> = HashMap::new();
         for st in &errors.status {
@@ -275,7 +292,7 @@ pub fn run(a: UploadArgs) -> Result<Summary> {
         for (&i, &err) in &refused {
             match err {
                 ReportError::OutdatedConfig if !refreshed => retry.push(i),
-                ReportError::ReportReplayed if answer.attempts > 1 => own_replays += 1,
+                ReportError::ReportReplayed if posted.attempts > 1 => own_replays += 1,
                 e => *summary.rejected.entry(e).or_insert(0) += 1,
             }
         }

@@ -315,8 +315,25 @@ fn write_response(stream: &mut TcpStream, r: &Response) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The deployment settings of the interop tests: the test API on, small batches allowed.
+pub fn test_api_config() -> DeploymentConfig {
+    DeploymentConfig {
+        enable_test_api: true,
+        limits: edap_core::task::TaskLimits {
+            min_batch_size_floor: 1,
+            ..Default::default()
+        },
+        ..deployment_config()
+    }
+}
+
 impl Aggregators {
     pub fn new(name: &str) -> Aggregators {
+        Aggregators::with_config(name, deployment_config())
+    }
+
+    /// Both aggregators with the given deployment settings.
+    pub fn with_config(name: &str, config: DeploymentConfig) -> Aggregators {
         let bind = || {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.set_nonblocking(true).unwrap();
@@ -326,8 +343,8 @@ impl Aggregators {
         let (lt, lbase) = bind();
         let (ht, hbase) = bind();
         let net = MemNetwork::new(now_ms());
-        let leader = net.deploy(&lbase, deployment_config());
-        let helper = net.deploy(&hbase, deployment_config());
+        let leader = net.deploy(&lbase, config.clone());
+        let helper = net.deploy(&hbase, config);
         Aggregators {
             listeners: vec![
                 Listener {
