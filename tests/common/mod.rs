@@ -1,0 +1,273 @@
+//! What the root crate's tests of the `edap` binary share: finding (and building) the
+//! binary, running it with a bounded wait, and `edap interop` servers that are killed when
+//! dropped.
+//!
+//! Cargo gives `CARGO_BIN_EXE_<name>` only to the integration tests of the package that owns
+//! the binary, so these tests locate `edap` next to their own executable
+//! (`target/<profile>/deps/<test>` -> `target/<profile>/edap`) and run `cargo build -p edap`
+//! for that profile once per test binary: a no-op when `cargo test --workspace` already built
+//! it, a build when only this package's tests run, and never a stale binary. (Cargo does not
+//! hold the build lock while tests run, so the nested build does not wait on it.)
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Longest a single `edap` run may take (a thousand reports in a debug build included).
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest `cargo build -p edap` may take.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Waits (bounded) for a child; kills it when the time runs out.
+fn wait_bounded(child: &mut Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `edap` binary of the profile these tests were built with, built (once per test
+/// binary) if missing or stale.
+pub fn edap_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("tests run from target/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir.parent().expect("target/<profile>");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev".to_string(),
+            Some(p) => p.to_string(),
+            None => "dev".to_string(),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut child = Command::new(cargo)
+            .args([
+                "build", "--quiet", "--locked", "-p", "edap", "--bin", "edap",
+            ])
+            .args(["--profile", &profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("run cargo build -p edap");
+        let status = wait_bounded(&mut child, BUILD_TIMEOUT, "cargo build -p edap");
+        assert!(status.success(), "cargo build -p edap failed");
+        let bin = profile_dir.join("edap");
+        assert!(bin.exists(), "no {} after cargo build", bin.display());
+        bin
+    })
+}
+
+/// A scratch directory, removed on drop unless the test failed.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("edap-root-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn s(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("files kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// What an `edap` run produced.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "edap failed: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts a failure (exit 1) whose stderr ends with exactly one `edap: error:` line,
+    /// with no panic, no Debug dump and none of `secrets`; returns that line.
+    pub fn error_line(&self, secrets: &[&str]) -> String {
+        assert_eq!(self.code, 1, "edap should have failed with 1: {self:#?}");
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let last = lines.last().copied().unwrap_or_default();
+        assert!(
+            last.starts_with("edap: error: "),
+            "no error line: {self:#?}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("error")).count(),
+            1,
+            "one error line expected: {self:#?}"
+        );
+        for bad in ["panicked", "RUST_BACKTRACE", "{ ", "Error("]
+            .iter()
+            .chain(secrets)
+        {
+            assert!(
+                !self.stderr.contains(bad) && !self.stdout.contains(bad),
+                "output contains {bad:?}: {self:#?}"
+            );
+        }
+        last.to_string()
+    }
+}
+
+/// Runs `edap` (bounded by [`RUN_TIMEOUT`]) with `XDG_CACHE_HOME=cache`, no inherited
+/// `EDAP_*` variables, and `env` added.
+pub fn edap(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(edap_bin());
+    cmd.args(args)
+        .env("XDG_CACHE_HOME", cache)
+        .env_remove("EDAP_COLLECTOR_TOKEN")
+        .env_remove("EDAP_ADMIN_TOKEN")
+        .env_remove("EDAP_AGGREGATOR_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn edap");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = wait_bounded(&mut child, RUN_TIMEOUT, &format!("edap {args:?}"));
+    Out {
+        code: status.code().unwrap_or(-1),
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+/// An `edap interop ROLE --port 0` process, killed when dropped.
+pub struct InteropServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl InteropServer {
+    pub fn start(role: &str, cache: &Path) -> InteropServer {
+        let mut child = Command::new(edap_bin())
+            .args(["interop", role, "--port", "0"])
+            .env("XDG_CACHE_HOME", cache)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn edap interop");
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let mut server = InteropServer {
+            child,
+            url: String::new(),
+            port: 0,
+            log,
+        };
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(Ok(l))) => l,
+            other => panic!(
+                "edap interop {role} did not say where it listens ({other:?}): {}",
+                server.log()
+            ),
+        };
+        server.url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        server.port = server
+            .url
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("not a loopback URL: {line}"));
+        server
+    }
+
+    /// Everything the process logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for InteropServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("edap interop log:\n{}", self.log());
+        }
+    }
+}
+
+/// Writes `text` to a new file.
+pub fn write(path: &str, text: &str) {
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
