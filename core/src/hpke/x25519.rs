@@ -21,7 +21,11 @@ fn kem_suite() -> [u8; 5] {
 }
 
 fn hpke_suite() -> [u8; 10] {
-    let (k, d, a) = (KEM_ID.to_be_bytes(), KDF_ID.to_be_bytes(), AEAD_ID.to_be_bytes());
+    let (k, d, a) = (
+        KEM_ID.to_be_bytes(),
+        KDF_ID.to_be_bytes(),
+        AEAD_ID.to_be_bytes(),
+    );
     [b'H', b'P', b'K', b'E', k[0], k[1], d[0], d[1], a[0], a[1]]
 }
 
@@ -39,7 +43,12 @@ fn labeled_extract_prk(suite: &[u8], salt: &[u8], label: &[u8], ikm: &[u8]) -> [
 }
 
 /// `LabeledExpand(prk, label, info, L)`.
-fn labeled_expand<const L: usize>(prk: &Hkdf<Sha256>, suite: &[u8], label: &[u8], info: &[u8]) -> [u8; L] {
+fn labeled_expand<const L: usize>(
+    prk: &Hkdf<Sha256>,
+    suite: &[u8],
+    label: &[u8],
+    info: &[u8],
+) -> [u8; L] {
     let len = (L as u16).to_be_bytes();
     let labeled: Vec<u8> = [len.as_slice(), b"HPKE-v1", suite, label, info].concat();
     let mut out = [0u8; L];
@@ -50,7 +59,14 @@ fn labeled_expand<const L: usize>(prk: &Hkdf<Sha256>, suite: &[u8], label: &[u8]
 
 /// `OpenBase(enc, skR, info, aad, ct)` for the suite above; `pk_r` is the serialized
 /// public key of `sk_r`, taken from the recipient's HPKE configuration.
-pub fn open(sk_r: &[u8], pk_r: &[u8], enc: &[u8], info: &[u8], aad: &[u8], ct: &[u8]) -> Result<Vec<u8>, HpkeError> {
+pub fn open(
+    sk_r: &[u8],
+    pk_r: &[u8],
+    enc: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ct: &[u8],
+) -> Result<Vec<u8>, HpkeError> {
     let sk: [u8; 32] = sk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
     let pk_r: &[u8; 32] = pk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
     let pk_e: [u8; 32] = enc.try_into().map_err(|_| HpkeError::Decrypt)?;
@@ -62,7 +78,8 @@ pub fn open(sk_r: &[u8], pk_r: &[u8], enc: &[u8], info: &[u8], aad: &[u8], ct: &
     }
     let kem_context: Vec<u8> = [pk_e.as_slice(), pk_r.as_slice()].concat();
     let eae_prk = labeled_extract(&kem_suite(), b"", b"eae_prk", dh.as_bytes());
-    let shared_secret: [u8; 32] = labeled_expand(&eae_prk, &kem_suite(), b"shared_secret", &kem_context);
+    let shared_secret: [u8; 32] =
+        labeled_expand(&eae_prk, &kem_suite(), b"shared_secret", &kem_context);
 
     // KeySchedule (section 5.1), mode_base, empty PSK.
     let suite = hpke_suite();
@@ -94,16 +111,64 @@ mod tests {
             let msg: Vec<u8> = (0..(i as usize * 7)).map(|j| j as u8).collect();
             let aad = [i; 9];
             let ct = seal(&kp.config, HpkeInfo::InputShare(Role::Helper), &aad, &msg).unwrap();
-            let pt = open(kp.private_key(), &kp.config.public_key, &ct.enc, &info, &aad, &ct.payload).unwrap();
+            let pt = open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &ct.enc,
+                &info,
+                &aad,
+                &ct.payload,
+            )
+            .unwrap();
             assert_eq!(pt, msg);
             // Wrong AAD, info, key or ciphertext: refused.
-            assert!(open(kp.private_key(), &kp.config.public_key, &ct.enc, &info, b"x", &ct.payload).is_err());
-            assert!(open(kp.private_key(), &kp.config.public_key, &ct.enc, b"other", &aad, &ct.payload).is_err());
+            assert!(open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &ct.enc,
+                &info,
+                b"x",
+                &ct.payload
+            )
+            .is_err());
+            assert!(open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &ct.enc,
+                b"other",
+                &aad,
+                &ct.payload
+            )
+            .is_err());
             let mut bad = ct.payload.clone();
             bad[0] ^= 1;
-            assert!(open(kp.private_key(), &kp.config.public_key, &ct.enc, &info, &aad, &bad).is_err());
-            assert!(open(kp.private_key(), &kp.config.public_key, &[0u8; 32], &info, &aad, &ct.payload).is_err());
-            assert!(open(kp.private_key(), &kp.config.public_key, &ct.enc[..31], &info, &aad, &ct.payload).is_err());
+            assert!(open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &ct.enc,
+                &info,
+                &aad,
+                &bad
+            )
+            .is_err());
+            assert!(open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &[0u8; 32],
+                &info,
+                &aad,
+                &ct.payload
+            )
+            .is_err());
+            assert!(open(
+                kp.private_key(),
+                &kp.config.public_key,
+                &ct.enc[..31],
+                &info,
+                &aad,
+                &ct.payload
+            )
+            .is_err());
         }
     }
 }
