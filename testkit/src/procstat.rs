@@ -53,6 +53,23 @@ fn read_stat(path: &Path) -> Option<(String, u32, u64)> {
     parse_stat(&std::fs::read_to_string(path).ok()?)
 }
 
+/// Busy CPU time of the whole machine (all cores, everything but idle and iowait), in ticks.
+pub fn machine_busy_ticks() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().next() else {
+        return 0;
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    total.saturating_sub(idle)
+}
+
 /// The processes whose process group is `pgid`.
 pub fn group(pgid: u32) -> Vec<Proc> {
     let mut out = Vec::new();

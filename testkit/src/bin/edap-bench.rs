@@ -454,6 +454,7 @@ struct Sample {
     at: Instant,
     snap: Snapshot,
     me: u64,
+    machine: u64,
 }
 
 impl<'a> Watch<'a> {
@@ -473,6 +474,7 @@ impl<'a> Watch<'a> {
             at: Instant::now(),
             snap: Snapshot::take(&procs),
             me: procstat::self_ticks(),
+            machine: procstat::machine_busy_ticks(),
         }
     }
 
@@ -491,10 +493,13 @@ impl<'a> Watch<'a> {
                 .or_default() += secs;
         }
         let mut v: Vec<_> = by.into_iter().collect();
-        v.push((
-            "edap-bench (clients)".into(),
-            b.me.saturating_sub(a.me) as f64 / procstat::TICKS_PER_SEC as f64,
-        ));
+        let me = b.me.saturating_sub(a.me) as f64 / procstat::TICKS_PER_SEC as f64;
+        let ours: f64 = v.iter().map(|(_, s)| s).sum::<f64>() + me;
+        let machine = b.machine.saturating_sub(a.machine) as f64 / procstat::TICKS_PER_SEC as f64;
+        v.push(("edap-bench (clients)".into(), me));
+        // Whatever else ran on the machine meanwhile (other users' builds or tests disturb
+        // the figures; this should be close to 0).
+        v.push(("everything else".into(), (machine - ours).max(0.0)));
         v
     }
 
@@ -561,6 +566,8 @@ struct Sent {
     latencies: Vec<Duration>,
     refused: usize,
     failed: usize,
+    /// Requests sent again after wrangler's proxy answered 503 "worker restarted".
+    retried: usize,
 }
 
 fn percentile(v: &[Duration], p: f64) -> f64 {
@@ -579,6 +586,7 @@ fn send_uploads(task: &TestTask, bodies: &[Vec<u8>], threads: usize) -> Sent {
     let latencies = Mutex::new(Vec::with_capacity(bodies.len()));
     let refused = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
+    let retried = AtomicUsize::new(0);
     let path = format!("/tasks/{}/reports", task.task_id);
     let ct = MediaType::UploadReq.as_str();
     let start = Instant::now();
@@ -591,26 +599,46 @@ fn send_uploads(task: &TestTask, bodies: &[Vec<u8>], threads: usize) -> Sent {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(i) else { break };
                     let t = Instant::now();
-                    match conn.request("POST", &path, &[("content-type", &ct)], body) {
-                        Ok(r) if r.status == 200 => {
-                            if !r.body.is_empty() {
-                                let n = UploadErrors::get_decoded(&r.body)
-                                    .map_or(0, |e| e.status.len());
-                                refused.fetch_add(n, Ordering::Relaxed);
+                    // wrangler's proxy occasionally answers 503 "Your worker restarted
+                    // mid-request" without the worker having failed; such a request is sent
+                    // again (a retry whose first attempt did land sees its reports as
+                    // replays, which then do not count as refused).
+                    let mut attempt = 0;
+                    loop {
+                        match conn.request("POST", &path, &[("content-type", &ct)], body) {
+                            Ok(r) if r.status == 200 => {
+                                if !r.body.is_empty() {
+                                    let errs = UploadErrors::get_decoded(&r.body)
+                                        .map(|e| e.status)
+                                        .unwrap_or_default();
+                                    let n = errs
+                                        .iter()
+                                        .filter(|e| {
+                                            attempt == 0 || e.error != ReportError::ReportReplayed
+                                        })
+                                        .count();
+                                    refused.fetch_add(n, Ordering::Relaxed);
+                                }
+                            }
+                            Ok(r)
+                                if r.status == 503
+                                    && attempt < 3
+                                    && r.text().contains("restarted") =>
+                            {
+                                attempt += 1;
+                                retried.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            Ok(r) => {
+                                eprintln!("upload answered {}: {}", r.status, r.text());
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                eprintln!("upload failed: {e}");
+                                failed.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        Ok(r) => {
-                            let text = r.text();
-                            eprintln!("upload answered {}: {text}", r.status);
-                            if text.contains("restarted") {
-                                eprintln!("(wrangler reloaded the worker: build/ or src/ changed during the run; rerun on a quiet tree)");
-                            }
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            eprintln!("upload failed: {e}");
-                            failed.fetch_add(1, Ordering::Relaxed);
-                        }
+                        break;
                     }
                     mine.push(t.elapsed());
                 }
@@ -623,6 +651,15 @@ fn send_uploads(task: &TestTask, bodies: &[Vec<u8>], threads: usize) -> Sent {
         latencies: latencies.into_inner().unwrap(),
         refused: refused.into_inner(),
         failed: failed.into_inner(),
+        retried: retried.into_inner(),
+    }
+}
+
+fn retried_note(refused: usize, retried: usize) -> String {
+    if retried == 0 {
+        refused.to_string()
+    } else {
+        format!("{refused} ({retried} requests sent again after a 503 from wrangler's proxy)")
     }
 }
 
@@ -761,7 +798,7 @@ fn section_upload(o: &Opts, cluster: &Cluster) {
             b.len() as f64 / secs,
             percentile(&sent.latencies, 0.5),
             percentile(&sent.latencies, 0.99),
-            sent.refused,
+            retried_note(sent.refused, sent.retried),
             leader_cpu * 1e6 / rs.len() as f64,
             watch.describe_usage(&s0, &s1)
         );
@@ -842,6 +879,7 @@ struct AggRun {
     threads: String,
     /// (seconds after the last upload, aggregated) at each change of the counter.
     timeline: Vec<(f64, u64)>,
+    retried: usize,
 }
 
 fn aggregate_run(
@@ -948,6 +986,7 @@ fn aggregate_run(
         usage: watch.describe_usage(&s0, &s_done),
         threads: watch.describe_threads(&s0, &s_done),
         timeline,
+        retried: sent.retried,
     }
 }
 
@@ -1118,6 +1157,12 @@ fn section_agg(o: &Opts, cluster: &Cluster, floors: &BTreeMap<&'static str, f64>
                 r.leader_agg_cores,
                 r.helper_agg_cores,
             );
+            if r.retried > 0 {
+                details.push(format!(
+                    "- {name}, {}: {} upload requests were sent again after a 503 from wrangler's proxy.",
+                    s.label, r.retried
+                ));
+            }
             details.push(format!(
                 "- {name}, {}: `aggregated` after the last upload: {}. CPU from first upload to completion ({:.2} s): {}. Busiest threads: {}.",
                 s.label,
