@@ -11,6 +11,13 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 pub const SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID";
 
+/// Bound parameters a Durable Object's SQLite accepts per statement.
+const MAX_PARAMS: usize = 100;
+
+fn placeholders(groups: usize, per_group: &str) -> String {
+    vec![per_group; groups].join(", ")
+}
+
 /// A [`Kv`] over the `kv` table.
 pub struct SqlKv {
     sql: SqlStorage,
@@ -82,6 +89,76 @@ impl Kv for SqlKv {
             .exec(
                 "DELETE FROM kv WHERE k = ?",
                 vec![SqlStorageValue::Blob(key.to_vec())],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_PARAMS) {
+            let query = format!(
+                "SELECT k, v FROM kv WHERE k IN ({})",
+                placeholders(chunk.len(), "?")
+            );
+            let binds = chunk
+                .iter()
+                .map(|k| SqlStorageValue::Blob(k.clone()))
+                .collect();
+            for row in self.rows(&query, binds)? {
+                let mut it = row.into_iter();
+                if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    found.insert(blob(k)?, blob(v)?);
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    fn put_many(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        // Within one statement SQLite applies rows in order, so a later duplicate key wins.
+        for chunk in entries.chunks(MAX_PARAMS / 2) {
+            let query = format!(
+                "INSERT OR REPLACE INTO kv (k, v) VALUES {}",
+                placeholders(chunk.len(), "(?, ?)")
+            );
+            let binds = chunk
+                .iter()
+                .flat_map(|(k, v)| {
+                    [
+                        SqlStorageValue::Blob(k.clone()),
+                        SqlStorageValue::Blob(v.clone()),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            self.sql.exec(&query, binds).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn delete_many(&mut self, keys: &[Vec<u8>]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(MAX_PARAMS) {
+            let query = format!(
+                "DELETE FROM kv WHERE k IN ({})",
+                placeholders(chunk.len(), "?")
+            );
+            let binds = chunk
+                .iter()
+                .map(|k| SqlStorageValue::Blob(k.clone()))
+                .collect::<Vec<_>>();
+            self.sql.exec(&query, binds).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<(), StoreError> {
+        self.sql
+            .exec(
+                "DELETE FROM kv WHERE k >= ? AND k < ?",
+                vec![
+                    SqlStorageValue::Blob(start.to_vec()),
+                    SqlStorageValue::Blob(end.to_vec()),
+                ],
             )
             .map_err(backend)?;
         Ok(())

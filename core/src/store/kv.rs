@@ -45,6 +45,38 @@ pub trait Kv {
     fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         self.scan(prefix, &prefix_end(prefix), limit, false)
     }
+
+    /// The values at several keys, in order. Backends override this to read in few
+    /// round trips (a Durable Object reads up to 100 keys per SQL statement).
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
+    /// Sets several keys (later entries win over earlier ones with the same key).
+    fn put_many(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        for (k, v) in entries {
+            self.put(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Removes several keys.
+    fn delete_many(&mut self, keys: &[Vec<u8>]) -> Result<(), StoreError> {
+        for k in keys {
+            self.delete(k)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every key with `start <= key < end`.
+    fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<(), StoreError> {
+        let keys: Vec<Vec<u8>> = self
+            .scan(start, end, usize::MAX, false)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        self.delete_many(&keys)
+    }
 }
 
 /// The smallest key greater than every key that starts with `prefix`.

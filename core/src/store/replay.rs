@@ -1,7 +1,7 @@
 //! Replay protection: the set of report IDs an aggregator has aggregated, sharded by report
 //! ID. Each ID remembers the aggregation job that claimed it, so a retried job is not a replay.
 
-use super::{get, key, put, Kv, StoreError};
+use super::{key, Kv, StoreError};
 use crate::messages::{AggregationJobId, ReportId};
 use serde::{Deserialize, Serialize};
 
@@ -31,17 +31,24 @@ pub struct ReplayResp {
 pub fn handle(kv: &mut impl Kv, req: ReplayReq) -> Result<ReplayResp, StoreError> {
     match req {
         ReplayReq::CheckAndInsert { job, ids } => {
+            let keys: Vec<Vec<u8>> = ids.iter().map(|id| key(&[b"s", &id.0])).collect();
+            let owners = kv.get_many(&keys)?;
+            let owner_bytes = super::to_bytes(&job)?;
+            let mut claimed = std::collections::HashSet::new();
             let mut replayed = Vec::with_capacity(ids.len());
-            for id in ids {
-                let k = key(&[b"s", &id.0]);
-                match get::<AggregationJobId>(kv, &k)? {
-                    Some(owner) => replayed.push(owner != job),
+            let mut puts = Vec::new();
+            for (k, owner) in keys.into_iter().zip(owners) {
+                match owner {
+                    Some(o) => replayed.push(super::from_bytes::<AggregationJobId>(&o)? != job),
+                    // The same ID twice in one request: the second is a replay.
+                    None if !claimed.insert(k.clone()) => replayed.push(true),
                     None => {
-                        put(kv, &k, &job)?;
+                        puts.push((k, owner_bytes.clone()));
                         replayed.push(false);
                     }
                 }
             }
+            kv.put_many(&puts)?;
             Ok(ReplayResp { replayed })
         }
     }

@@ -1,20 +1,22 @@
 //! The Leader's pending reports, sharded by report ID. Uploads are replay-checked here; the
 //! shard then hands reports to aggregation jobs ("claims") and forgets their bodies once the
-//! job is finished, keeping only the IDs for replay protection.
+//! job is finished, keeping only the IDs for replay protection. Every request reads and
+//! writes in batches (`Kv::get_many`, `put_many`, ranges), never key by key per report.
 
 use super::{get, key, put, Kv, StoreError};
 use crate::messages::{AggregationJobId, BatchId, Interval, ReportError, ReportId, Time};
 use crate::task::AggregationSchedule;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 
 // Storage schema (one instance per task and shard):
 //   "m"                        -> ShardMeta (sequence counter, pending count)
-//   "r" || report_id           -> ReportEntry (state, time): kept forever for replay checks
-//   "q" || seq u64 BE          -> (report_id, arrival secs): the pending queue, oldest first
-//   "x" || report_id           -> the encoded Report, while pending or claimed
+//   "r" || report_id           -> report time (u64): kept forever for replay checks
+//   "q" || seq u64 BE          -> Queued: a pending report with its body, oldest first
+//   "x" || report_id           -> the encoded Report while it is claimed by a job
 //   "t" || time u64 BE || id   -> ()  reports not yet finished, by report time
-//   "j" || job_id              -> JobClaim: reports handed (or being handed) to a job
+//   "j" || job_id              -> StoredClaim: reports handed (or being handed) to a job
 //   "s" || counter name        -> u64 (reports uploaded, aggregated, rejected per error)
 
 /// Times a report may be handed back by abandoned jobs before it is dropped.
@@ -48,16 +50,20 @@ struct ShardMeta {
     pending: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-enum State {
-    Pending(u64),
-    Claimed,
-    Done,
+/// A pending report in the queue.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Queued {
+    id: ReportId,
+    arrival: u64,
+    time: u64,
+    attempts: u8,
+    body: Vec<u8>,
 }
 
+/// A claimed report (its body is under "x").
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct ReportEntry {
-    state: State,
+struct Claimed {
+    id: ReportId,
     time: u64,
     attempts: u8,
 }
@@ -65,7 +71,7 @@ struct ReportEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct StoredClaim {
     batch: Option<BatchId>,
-    reports: Vec<(ReportId, u64)>,
+    reports: Vec<Claimed>,
     handed_off: bool,
 }
 
@@ -155,22 +161,34 @@ pub enum ShardResp {
     Stats(Vec<(String, u64)>),
 }
 
-fn bump(kv: &mut impl Kv, name: &str, by: u64) -> Result<(), StoreError> {
-    if by == 0 {
-        return Ok(());
-    }
-    let k = key(&[b"s", name.as_bytes()]);
-    let v: u64 = get(kv, &k)?.unwrap_or(0);
-    put(kv, &k, &(v + by))
-}
-
 fn meta(kv: &impl Kv) -> Result<ShardMeta, StoreError> {
     Ok(get(kv, b"m")?.unwrap_or_default())
 }
 
+fn counters_put(kv: &mut impl Kv, items: &[(&str, u64)]) -> Result<(), StoreError> {
+    let items: Vec<_> = items.iter().filter(|(_, n)| *n > 0).collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<Vec<u8>> = items
+        .iter()
+        .map(|(name, _)| key(&[b"s", name.as_bytes()]))
+        .collect();
+    let old = kv.get_many(&keys)?;
+    let mut puts = Vec::with_capacity(keys.len());
+    for ((k, (_, n)), o) in keys.into_iter().zip(items).zip(old) {
+        let v: u64 = match o {
+            Some(b) => super::from_bytes(&b)?,
+            None => 0,
+        };
+        puts.push((k, super::to_bytes(&(v + n))?));
+    }
+    kv.put_many(&puts)
+}
+
 fn oldest_arrival(kv: &impl Kv) -> Result<Option<u64>, StoreError> {
     Ok(match kv.scan_prefix(b"q", 1)?.into_iter().next() {
-        Some((_, v)) => Some(super::from_bytes::<(ReportId, u64)>(&v)?.1),
+        Some((_, v)) => Some(super::from_bytes::<Queued>(&v)?.arrival),
         None => None,
     })
 }
@@ -190,23 +208,23 @@ fn alarm_at(
     Ok(oldest_arrival(kv)?.map(|t| t.saturating_add(s.max_wait_secs)))
 }
 
-fn enqueue(kv: &mut impl Kv, m: &mut ShardMeta, id: ReportId, now: u64) -> Result<u64, StoreError> {
+fn queue_row(m: &mut ShardMeta, q: &Queued) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
     let seq = m.next_seq;
     m.next_seq += 1;
     m.pending += 1;
-    put(kv, &key(&[b"q", &seq.to_be_bytes()]), &(id, now))?;
-    Ok(seq)
+    Ok((key(&[b"q", &seq.to_be_bytes()]), super::to_bytes(q)?))
 }
 
 fn load_claim(kv: &impl Kv, job: AggregationJobId, c: StoredClaim) -> Result<JobClaim, StoreError> {
+    let keys: Vec<Vec<u8>> = c.reports.iter().map(|r| key(&[b"x", &r.id.0])).collect();
+    let bodies = kv.get_many(&keys)?;
     let mut reports = Vec::with_capacity(c.reports.len());
-    for (id, time) in c.reports {
-        let body = kv
-            .get(&key(&[b"x", &id.0]))?
-            .ok_or_else(|| StoreError::Invariant("claimed report lost its body".into()))?;
+    for (r, body) in c.reports.into_iter().zip(bodies) {
+        let body =
+            body.ok_or_else(|| StoreError::Invariant("claimed report lost its body".into()))?;
         reports.push(PendingReport {
-            report_id: id,
-            time: Time(time),
+            report_id: r.id,
+            time: Time(r.time),
             report: body,
         });
     }
@@ -215,6 +233,39 @@ fn load_claim(kv: &impl Kv, job: AggregationJobId, c: StoredClaim) -> Result<Job
         batch: c.batch,
         reports,
     })
+}
+
+/// Claims up to `max` pending reports, oldest first, for a new job.
+fn claim(kv: &mut impl Kv, m: &mut ShardMeta, max: usize) -> Result<(), StoreError> {
+    let take = kv.scan_prefix(b"q", max.max(1))?;
+    let (Some((first, _)), Some((last, _))) = (take.first(), take.last()) else {
+        return Ok(());
+    };
+    let range = (first.clone(), super::kv::prefix_end(last));
+    let mut reports = Vec::with_capacity(take.len());
+    let mut bodies = Vec::with_capacity(take.len());
+    for (_, v) in take {
+        let q: Queued = super::from_bytes(&v)?;
+        bodies.push((key(&[b"x", &q.id.0]), q.body));
+        reports.push(Claimed {
+            id: q.id,
+            time: q.time,
+            attempts: q.attempts,
+        });
+    }
+    kv.delete_range(&range.0, &range.1)?;
+    m.pending -= reports.len() as u64;
+    kv.put_many(&bodies)?;
+    let job = AggregationJobId::random();
+    put(
+        kv,
+        &key(&[b"j", &job.0]),
+        &StoredClaim {
+            batch: None,
+            reports,
+            handed_off: false,
+        },
+    )
 }
 
 /// Derives the ID of the `i`-th job split from a claim.
@@ -229,6 +280,10 @@ pub fn split_job_id(claim: &AggregationJobId, i: u32) -> AggregationJobId {
     AggregationJobId(id)
 }
 
+fn time_key(time: u64, id: &ReportId) -> Vec<u8> {
+    key(&[b"t", &time.to_be_bytes(), &id.0])
+}
+
 /// Handles one request.
 pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> {
     match req {
@@ -238,37 +293,42 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
             schedule,
         } => {
             let mut m = meta(kv)?;
+            let rkeys: Vec<Vec<u8>> = reports
+                .iter()
+                .map(|r| key(&[b"r", &r.report_id.0]))
+                .collect();
+            let seen = kv.get_many(&rkeys)?;
+            let mut in_request = HashSet::with_capacity(reports.len());
+            let mut rows = Vec::with_capacity(reports.len() * 3);
             let mut replayed = Vec::with_capacity(reports.len());
-            for r in reports {
-                let rkey = key(&[b"r", &r.report_id.0]);
-                if kv.get(&rkey)?.is_some() {
+            for ((r, rkey), seen) in reports.into_iter().zip(rkeys).zip(seen) {
+                if seen.is_some() || !in_request.insert(r.report_id) {
                     replayed.push(true);
                     continue;
                 }
-                let seq = enqueue(kv, &mut m, r.report_id, now)?;
-                put(
-                    kv,
-                    &rkey,
-                    &ReportEntry {
-                        state: State::Pending(seq),
+                rows.push((rkey, super::to_bytes(&r.time.0)?));
+                rows.push((time_key(r.time.0, &r.report_id), Vec::new()));
+                rows.push(queue_row(
+                    &mut m,
+                    &Queued {
+                        id: r.report_id,
+                        arrival: now,
                         time: r.time.0,
                         attempts: 0,
+                        body: r.report,
                     },
-                )?;
-                kv.put(&key(&[b"x", &r.report_id.0]), &r.report)?;
-                kv.put(&key(&[b"t", &r.time.0.to_be_bytes(), &r.report_id.0]), &[])?;
+                )?);
                 replayed.push(false);
             }
-            put(kv, b"m", &m)?;
-            bump(
+            rows.push((b"m".to_vec(), super::to_bytes(&m)?));
+            kv.put_many(&rows)?;
+            let fresh = replayed.iter().filter(|r| !**r).count() as u64;
+            counters_put(
                 kv,
-                "uploaded",
-                replayed.iter().filter(|r| !**r).count() as u64,
-            )?;
-            bump(
-                kv,
-                "rejected:report_replayed",
-                replayed.iter().filter(|r| **r).count() as u64,
+                &[
+                    ("uploaded", fresh),
+                    ("rejected:report_replayed", replayed.len() as u64 - fresh),
+                ],
             )?;
             Ok(ShardResp::Put {
                 replayed,
@@ -291,30 +351,7 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
                 if !due {
                     break;
                 }
-                let take = kv.scan_prefix(b"q", schedule.max_job_size.max(1) as usize)?;
-                let job = AggregationJobId::random();
-                let mut reports = Vec::with_capacity(take.len());
-                for (qk, v) in take {
-                    let (id, _arrival): (ReportId, u64) = super::from_bytes(&v)?;
-                    kv.delete(&qk)?;
-                    m.pending -= 1;
-                    let rkey = key(&[b"r", &id.0]);
-                    let mut e: ReportEntry = get(kv, &rkey)?.ok_or_else(|| {
-                        StoreError::Invariant("queued report without entry".into())
-                    })?;
-                    e.state = State::Claimed;
-                    put(kv, &rkey, &e)?;
-                    reports.push((id, e.time));
-                }
-                put(
-                    kv,
-                    &key(&[b"j", &job.0]),
-                    &StoredClaim {
-                        batch: None,
-                        reports,
-                        handed_off: false,
-                    },
-                )?;
+                claim(kv, &mut m, schedule.max_job_size as usize)?;
             }
             put(kv, b"m", &m)?;
             let mut claims = Vec::new();
@@ -391,26 +428,29 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
         } => {
             let ckey = key(&[b"j", &job.0]);
             if let Some(c) = get::<StoredClaim>(kv, &ckey)? {
-                bump(kv, "aggregated", aggregated)?;
-                bump(kv, "jobs", 1)?;
-                bump(kv, "helper_requests", helper_requests)?;
-                for (e, n) in rejected {
-                    bump(kv, &format!("rejected:{e}"), n)?;
+                let mut gone = Vec::with_capacity(c.reports.len() * 2 + 1);
+                for r in &c.reports {
+                    gone.push(key(&[b"x", &r.id.0]));
+                    gone.push(time_key(r.time, &r.id));
                 }
-                for (id, time) in c.reports {
-                    put(
-                        kv,
-                        &key(&[b"r", &id.0]),
-                        &ReportEntry {
-                            state: State::Done,
-                            time,
-                            attempts: 0,
-                        },
-                    )?;
-                    kv.delete(&key(&[b"x", &id.0]))?;
-                    kv.delete(&key(&[b"t", &time.to_be_bytes(), &id.0]))?;
-                }
-                kv.delete(&ckey)?;
+                gone.push(ckey);
+                kv.delete_many(&gone)?;
+                let names: Vec<String> = rejected
+                    .iter()
+                    .map(|(e, _)| format!("rejected:{e}"))
+                    .collect();
+                let mut counts: Vec<(&str, u64)> = vec![
+                    ("aggregated", aggregated),
+                    ("jobs", 1),
+                    ("helper_requests", helper_requests),
+                ];
+                counts.extend(
+                    names
+                        .iter()
+                        .map(String::as_str)
+                        .zip(rejected.iter().map(|(_, n)| *n)),
+                );
+                counters_put(kv, &counts)?;
             }
             Ok(ShardResp::Done)
         }
@@ -418,36 +458,31 @@ pub fn handle(kv: &mut impl Kv, req: ShardReq) -> Result<ShardResp, StoreError> 
             let ckey = key(&[b"j", &job.0]);
             if let Some(c) = get::<StoredClaim>(kv, &ckey)? {
                 let mut m = meta(kv)?;
-                for (id, time) in c.reports {
-                    let rkey = key(&[b"r", &id.0]);
-                    let attempts = get::<ReportEntry>(kv, &rkey)?.map_or(0, |e| e.attempts) + 1;
+                let claim = load_claim(kv, job, c.clone())?;
+                let mut rows = Vec::new();
+                let mut gone = vec![ckey];
+                for (r, pr) in c.reports.iter().zip(claim.reports) {
+                    gone.push(key(&[b"x", &r.id.0]));
+                    let attempts = r.attempts + 1;
                     if attempts >= MAX_ATTEMPTS {
-                        put(
-                            kv,
-                            &rkey,
-                            &ReportEntry {
-                                state: State::Done,
-                                time,
-                                attempts,
-                            },
-                        )?;
-                        kv.delete(&key(&[b"x", &id.0]))?;
-                        kv.delete(&key(&[b"t", &time.to_be_bytes(), &id.0]))?;
+                        // Dropped: it stays a known ID but is no longer outstanding.
+                        gone.push(time_key(r.time, &r.id));
                     } else {
-                        let seq = enqueue(kv, &mut m, id, now)?;
-                        put(
-                            kv,
-                            &rkey,
-                            &ReportEntry {
-                                state: State::Pending(seq),
-                                time,
+                        rows.push(queue_row(
+                            &mut m,
+                            &Queued {
+                                id: r.id,
+                                arrival: now,
+                                time: r.time,
                                 attempts,
+                                body: pr.report,
                             },
-                        )?;
+                        )?);
                     }
                 }
-                put(kv, b"m", &m)?;
-                kv.delete(&ckey)?;
+                rows.push((b"m".to_vec(), super::to_bytes(&m)?));
+                kv.delete_many(&gone)?;
+                kv.put_many(&rows)?;
             }
             Ok(ShardResp::Done)
         }

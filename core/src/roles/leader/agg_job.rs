@@ -141,9 +141,7 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
                 if let Err(e) = result {
                     return retry(p, kv, &mut job, e);
                 }
-                for i in 0..job.n_reports {
-                    kv.delete(&key(&[b"r", &i.to_be_bytes()]))?;
-                }
+                kv.delete_range(b"r", b"s")?;
                 job.phase = Phase::Done;
                 put(kv, b"L", &job)?;
                 return Ok(None);
@@ -188,14 +186,17 @@ fn retry(
 }
 
 fn load_reports(kv: &impl Kv, n: u32) -> Result<Vec<(PendingReport, Report)>, Abort> {
-    let mut out = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let pr: PendingReport = get(kv, &key(&[b"r", &i.to_be_bytes()]))?
-            .ok_or_else(|| Abort::Internal("job report missing".into()))?;
-        let r = Report::get_decoded(&pr.report).map_err(|e| Abort::Internal(e.to_string()))?;
-        out.push((pr, r));
+    let rows = kv.scan_prefix(b"r", n as usize)?;
+    if rows.len() != n as usize {
+        return Err(Abort::Internal("job reports missing".into()));
     }
-    Ok(out)
+    rows.into_iter()
+        .map(|(_, v)| {
+            let pr: PendingReport = crate::store::from_bytes(&v)?;
+            let r = Report::get_decoded(&pr.report).map_err(|e| Abort::Internal(e.to_string()))?;
+            Ok((pr, r))
+        })
+        .collect()
 }
 
 fn bucket_of(job: &LeaderJob, r: &Report) -> BucketKey {
