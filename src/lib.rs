@@ -20,3 +20,5 @@ mod platform;
 mod settings;
 #[cfg(target_arch = "wasm32")]
 mod sqlkv;
+#[cfg(target_arch = "wasm32")]
+mod webcrypto;

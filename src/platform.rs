@@ -129,6 +129,20 @@ impl Platform for WorkerPlatform {
         })
     }
 
+    async fn x25519_batch(
+        &self,
+        private_key: &[u8; 32],
+        peers: &[[u8; 32]],
+    ) -> Vec<Option<[u8; 32]>> {
+        match crate::webcrypto::x25519_batch(private_key, peers).await {
+            Some(shared) => shared,
+            None => peers
+                .iter()
+                .map(|peer| edap_core::hpke::x25519_dh(private_key, peer))
+                .collect(),
+        }
+    }
+
     async fn task(&self, id: &TaskId) -> Result<Option<AggregatorTask>, StoreError> {
         let now = self.now_ms();
         if let Some(t) = TASKS.with(|c| {

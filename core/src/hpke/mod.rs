@@ -238,6 +238,14 @@ impl HpkeKeypair {
         &self.private_key
     }
 
+    /// The raw X25519 private key, for key pairs of the X25519 KEM.
+    pub fn x25519_private_key(&self) -> Option<[u8; 32]> {
+        match suite(self.config.kem_id, self.config.kdf_id, self.config.aead_id) {
+            Ok(Suite::X25519) => self.private_key.as_slice().try_into().ok(),
+            _ => None,
+        }
+    }
+
     /// Opens a ciphertext sealed to this key pair.
     pub fn open(
         &self,
@@ -245,19 +253,41 @@ impl HpkeKeypair {
         info: HpkeInfo,
         aad: &[u8],
     ) -> Result<Vec<u8>, HpkeError> {
+        self.open_with_dh(ct, info, aad, None)
+    }
+
+    /// Opens a ciphertext; for an X25519 key pair `dh` may carry the shared value
+    /// `DH(sk, enc)` computed beforehand (see [`x25519_dh`]).
+    pub fn open_with_dh(
+        &self,
+        ct: &HpkeCiphertext,
+        info: HpkeInfo,
+        aad: &[u8],
+        dh: Option<&[u8; 32]>,
+    ) -> Result<Vec<u8>, HpkeError> {
         if ct.config_id != self.config.id {
             return Err(HpkeError::UnknownConfigId(ct.config_id.0));
         }
         let info = info.bytes();
         match suite(self.config.kem_id, self.config.kdf_id, self.config.aead_id)? {
-            Suite::X25519 => x25519::open(
-                &self.private_key,
-                &self.config.public_key,
-                &ct.enc,
-                &info,
-                aad,
-                &ct.payload,
-            ),
+            Suite::X25519 => match dh {
+                Some(dh) => x25519::open_with_dh(
+                    dh,
+                    &self.config.public_key,
+                    &ct.enc,
+                    &info,
+                    aad,
+                    &ct.payload,
+                ),
+                None => x25519::open(
+                    &self.private_key,
+                    &self.config.public_key,
+                    &ct.enc,
+                    &info,
+                    aad,
+                    &ct.payload,
+                ),
+            },
             Suite::P256 => {
                 open_with::<DhP256HkdfSha256>(&self.private_key, &ct.enc, &info, aad, &ct.payload)
             }
@@ -305,9 +335,20 @@ impl HpkeReceiverSet {
         info: HpkeInfo,
         aad: &[u8],
     ) -> Result<Vec<u8>, HpkeError> {
+        self.open_with_dh(ct, info, aad, None)
+    }
+
+    /// [`Self::open`] with an optional precomputed X25519 shared value.
+    pub fn open_with_dh(
+        &self,
+        ct: &HpkeCiphertext,
+        info: HpkeInfo,
+        aad: &[u8],
+        dh: Option<&[u8; 32]>,
+    ) -> Result<Vec<u8>, HpkeError> {
         self.get(ct.config_id)
             .ok_or(HpkeError::UnknownConfigId(ct.config_id.0))?
-            .open(ct, info, aad)
+            .open_with_dh(ct, info, aad, dh)
     }
 
     /// A config ID not used by any held key pair, if one is left.
@@ -316,6 +357,11 @@ impl HpkeReceiverSet {
             .map(HpkeConfigId)
             .find(|id| self.get(*id).is_none())
     }
+}
+
+/// `X25519(private_key, peer)`, or `None` if the result is all zeros (a low-order peer).
+pub fn x25519_dh(private_key: &[u8; 32], peer: &[u8; 32]) -> Option<[u8; 32]> {
+    x25519::dh(private_key, peer).ok()
 }
 
 /// Serde for `HpkeConfig` as the base64url of its DAP encoding.

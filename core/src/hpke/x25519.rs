@@ -57,6 +57,18 @@ fn labeled_expand<const L: usize>(
     out
 }
 
+/// The X25519 shared value `DH(skR, pkE)`, or an error when `enc` is not a public key or
+/// the result is all zeros (RFC 9180 section 7.1.4).
+pub fn dh(sk_r: &[u8], enc: &[u8]) -> Result<[u8; 32], HpkeError> {
+    let sk: [u8; 32] = sk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
+    let pk_e: [u8; 32] = enc.try_into().map_err(|_| HpkeError::Decrypt)?;
+    let shared = StaticSecret::from(sk).diffie_hellman(&PublicKey::from(pk_e));
+    if !shared.was_contributory() {
+        return Err(HpkeError::Decrypt);
+    }
+    Ok(shared.to_bytes())
+}
+
 /// `OpenBase(enc, skR, info, aad, ct)` for the suite above; `pk_r` is the serialized
 /// public key of `sk_r`, taken from the recipient's HPKE configuration.
 pub fn open(
@@ -67,17 +79,28 @@ pub fn open(
     aad: &[u8],
     ct: &[u8],
 ) -> Result<Vec<u8>, HpkeError> {
-    let sk: [u8; 32] = sk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
-    let pk_r: &[u8; 32] = pk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
-    let pk_e: [u8; 32] = enc.try_into().map_err(|_| HpkeError::Decrypt)?;
+    open_with_dh(&dh(sk_r, enc)?, pk_r, enc, info, aad, ct)
+}
 
-    // Decap (section 4.1): the all-zero shared value is an error.
-    let dh = StaticSecret::from(sk).diffie_hellman(&PublicKey::from(pk_e));
-    if !dh.was_contributory() {
+/// `OpenBase` given the shared value `dh = DH(skR, enc)`, computed elsewhere (e.g. by the
+/// platform's native X25519).
+pub fn open_with_dh(
+    dh: &[u8; 32],
+    pk_r: &[u8],
+    enc: &[u8],
+    info: &[u8],
+    aad: &[u8],
+    ct: &[u8],
+) -> Result<Vec<u8>, HpkeError> {
+    if dh.iter().all(|b| *b == 0) {
         return Err(HpkeError::Decrypt);
     }
+    let pk_r: &[u8; 32] = pk_r.try_into().map_err(|_| HpkeError::MalformedKey)?;
+    let pk_e: &[u8; 32] = enc.try_into().map_err(|_| HpkeError::Decrypt)?;
+
+    // Decap (section 4.1): ExtractAndExpand(dh, enc || pkR).
     let kem_context: Vec<u8> = [pk_e.as_slice(), pk_r.as_slice()].concat();
-    let eae_prk = labeled_extract(&kem_suite(), b"", b"eae_prk", dh.as_bytes());
+    let eae_prk = labeled_extract(&kem_suite(), b"", b"eae_prk", dh);
     let shared_secret: [u8; 32] =
         labeled_expand(&eae_prk, &kem_suite(), b"shared_secret", &kem_context);
 
@@ -169,6 +192,14 @@ mod tests {
                 &ct.payload
             )
             .is_err());
+            // The split path (shared value computed separately) gives the same result.
+            let shared = dh(kp.private_key(), &ct.enc).unwrap();
+            let pk = &kp.config.public_key;
+            assert_eq!(
+                open_with_dh(&shared, pk, &ct.enc, &info, &aad, &ct.payload).unwrap(),
+                msg
+            );
+            assert!(open_with_dh(&[0; 32], pk, &ct.enc, &info, &aad, &ct.payload).is_err());
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::messages::{
     HpkeCiphertext, InputShareAad, PlaintextInputShare, ReportError, ReportMetadata, Role,
     TaskConfiguration, TaskId,
 };
+use crate::platform::Platform;
 use crate::task::check_report_time;
 use prio::codec::{Decode, Encode};
 
@@ -25,13 +26,45 @@ pub struct InputShareContext<'a> {
     pub skew_secs: u64,
 }
 
-/// Checks a report's time and extensions and opens its input share for this aggregator.
-/// Every failure is the `ReportError` the spec assigns to it.
+/// The X25519 shared values of a batch of input-share ciphertexts, computed through the
+/// platform (see [`Platform::x25519_batch`]); `None` where a ciphertext is not for one of
+/// this aggregator's X25519 keys. Opening then needs no scalar multiplication.
+pub async fn shared_secrets<'a, P: Platform>(
+    p: &P,
+    keys: &HpkeReceiverSet,
+    cts: impl Iterator<Item = &'a HpkeCiphertext>,
+) -> Vec<Option<[u8; 32]>> {
+    let cts: Vec<&HpkeCiphertext> = cts.collect();
+    let mut out = vec![None; cts.len()];
+    for kp in keys.advertised.iter().chain(&keys.retiring) {
+        let Some(sk) = kp.x25519_private_key() else {
+            continue;
+        };
+        let (idx, peers): (Vec<usize>, Vec<[u8; 32]>) = cts
+            .iter()
+            .enumerate()
+            .filter(|(_, ct)| ct.config_id == kp.config.id)
+            .filter_map(|(i, ct)| Some((i, <[u8; 32]>::try_from(ct.enc.as_slice()).ok()?)))
+            .unzip();
+        if peers.is_empty() {
+            continue;
+        }
+        for (i, dh) in idx.into_iter().zip(p.x25519_batch(&sk, &peers).await) {
+            out[i] = dh;
+        }
+    }
+    out
+}
+
+/// Checks a report's time and extensions and opens its input share for this aggregator,
+/// using the precomputed X25519 shared value `dh` when there is one. Every failure is the
+/// `ReportError` the spec assigns to it.
 pub fn open_input_share(
     cx: &InputShareContext<'_>,
     metadata: &ReportMetadata,
     public_share: &[u8],
     ciphertext: &HpkeCiphertext,
+    dh: Option<&[u8; 32]>,
 ) -> Result<PlaintextInputShare, ReportError> {
     check_report_time(cx.config, metadata.time, cx.now_secs, cx.skew_secs)?;
     let aad = InputShareAad {
@@ -44,7 +77,7 @@ pub fn open_input_share(
     .map_err(|_| ReportError::InvalidMessage)?;
     let plaintext = cx
         .keys
-        .open(ciphertext, HpkeInfo::InputShare(cx.role), &aad)
+        .open_with_dh(ciphertext, HpkeInfo::InputShare(cx.role), &aad, dh)
         .map_err(|e| match e {
             HpkeError::UnknownConfigId(_) => ReportError::HpkeUnknownConfigId,
             _ => ReportError::HpkeDecryptError,

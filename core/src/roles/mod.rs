@@ -9,7 +9,7 @@ pub mod leader;
 
 mod input_share;
 
-pub use input_share::{open_input_share, InputShareContext};
+pub use input_share::{open_input_share, shared_secrets, InputShareContext};
 
 use crate::messages::{AggregateShareId, CollectionJobId, TaskId};
 use crate::store::report_shard::JobClaim;

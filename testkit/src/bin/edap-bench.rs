@@ -369,6 +369,7 @@ fn both_aggregators<V: DapVdaf>(
             &r.metadata,
             &r.public_share,
             &r.leader_encrypted_input_share,
+            None,
         )
         .expect("leader open");
         let hs = open_input_share(
@@ -376,6 +377,7 @@ fn both_aggregators<V: DapVdaf>(
             &r.metadata,
             &r.public_share,
             &r.helper_encrypted_input_share,
+            None,
         )
         .expect("helper open");
         hpke += t.elapsed();

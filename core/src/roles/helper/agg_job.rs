@@ -10,7 +10,7 @@ use crate::messages::{
     ReportError, ReportId, Role, TaskId, Time, VerifyResp, VerifyRespResult,
 };
 use crate::platform::Platform;
-use crate::roles::{open_input_share, AggJobReq, AggJobResp, InputShareContext};
+use crate::roles::{open_input_share, shared_secrets, AggJobReq, AggJobResp, InputShareContext};
 use crate::store::buckets::{self, BucketReq, BucketResp};
 use crate::store::replay::ReplayReq;
 use crate::store::{get, put, shard_of, Kv};
@@ -269,17 +269,28 @@ async fn process_with<P: Platform, V: DapVdaf>(
     vdaf: &V,
 ) -> Result<AggregationJobResp, Abort> {
     let ctx = vdaf::vdaf_context(&task.task_id);
-    // 1. Decrypt, validate and verify every report (the CPU-heavy part).
+    // 1. Decrypt, validate and verify every report (the CPU-heavy part), with the HPKE
+    //    shared values computed in one batch by the platform.
+    let dhs = shared_secrets(
+        p,
+        cx.keys,
+        req.verify_inits
+            .iter()
+            .map(|vi| &vi.report_share.encrypted_input_share),
+    )
+    .await;
     let mut outcomes: Vec<Outcome<V>> = req
         .verify_inits
         .iter()
-        .map(|vi| {
+        .zip(&dhs)
+        .map(|(vi, dh)| {
             let rs = &vi.report_share;
             let share = open_input_share(
                 cx,
                 &rs.metadata,
                 &rs.public_share,
                 &rs.encrypted_input_share,
+                dh.as_ref(),
             )?;
             match vdaf::helper_init(
                 vdaf,

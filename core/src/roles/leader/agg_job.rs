@@ -18,8 +18,8 @@ use crate::messages::{
 use crate::platform::Platform;
 use crate::roles::helper::JobBatch;
 use crate::roles::{
-    backoff_ms, open_input_share, resolve_location, retry_after_secs, AggJobReq, AggJobResp,
-    InputShareContext,
+    backoff_ms, open_input_share, resolve_location, retry_after_secs, shared_secrets, AggJobReq,
+    AggJobResp, InputShareContext,
 };
 use crate::store::batch_index::IndexReq;
 use crate::store::buckets::{self, BucketKey, BucketReq, BucketResp};
@@ -225,12 +225,20 @@ async fn drive<P: Platform, V: DapVdaf>(
         skew_secs: p.config().report_skew_secs,
     };
     let ctx = vdaf::vdaf_context(&task.task_id);
-    let prepare = |r: &Report| {
+    let dhs = shared_secrets(
+        p,
+        &keys,
+        reports.iter().map(|(_, r)| &r.leader_encrypted_input_share),
+    )
+    .await;
+    let prepare = |i: usize| {
+        let r = &reports[i].1;
         let share = open_input_share(
             &cx,
             &r.metadata,
             &r.public_share,
             &r.leader_encrypted_input_share,
+            dhs[i].as_ref(),
         )?;
         vdaf::leader_init(
             vdaf,
@@ -248,7 +256,7 @@ async fn drive<P: Platform, V: DapVdaf>(
         Phase::Prepared { included, rejected } => {
             let mut states = Vec::with_capacity(included.len());
             for i in included {
-                match prepare(&reports[*i as usize].1) {
+                match prepare(*i as usize) {
                     Ok(s) => states.push(s),
                     // Keys or task changed under us; the request can no longer be rebuilt.
                     Err(e) => return Ok(Step::Abandon(format!("report no longer verifies: {e}"))),
@@ -260,8 +268,8 @@ async fn drive<P: Platform, V: DapVdaf>(
             let mut included = Vec::new();
             let mut rejected = Vec::new();
             let mut states = Vec::new();
-            for (i, (_, r)) in reports.iter().enumerate() {
-                match prepare(r) {
+            for i in 0..reports.len() {
+                match prepare(i) {
                     Ok(s) => {
                         included.push(i as u32);
                         states.push(s);
