@@ -7,8 +7,9 @@
 //! report. Verification is deterministic given the persisted preparation time, so the
 //! Leader recomputes its states instead of storing them.
 
+use super::peer::{self, PeerAnswer};
 use crate::error::Abort;
-use crate::http::{join_url, Headers, Method, OutboundRequest};
+use crate::http::{Method, OutboundRequest};
 use crate::media::MediaType;
 use crate::messages::{
     AggregationJobId, AggregationJobInitReq, AggregationJobResp, BatchId, Extension, Extensions,
@@ -18,8 +19,7 @@ use crate::messages::{
 use crate::platform::Platform;
 use crate::roles::helper::JobBatch;
 use crate::roles::{
-    backoff_ms, open_input_share, resolve_location, retry_after_secs, shared_secrets, AggJobReq,
-    AggJobResp, InputShareContext,
+    backoff_ms, open_input_share, shared_secrets, AggJobReq, AggJobResp, InputShareContext,
 };
 use crate::store::batch_index::IndexReq;
 use crate::store::buckets::{self, BucketKey, BucketReq, BucketResp};
@@ -468,15 +468,6 @@ enum Sent {
     Refused(String),
 }
 
-fn auth_headers(task: &AggregatorTask) -> Headers {
-    let mut h = Headers::default();
-    if let Some(t) = &task.aggregator_auth_token {
-        let (name, value) = task.peer_auth.header(&t.0);
-        h.push(name, value);
-    }
-    h
-}
-
 /// Sends the init request (or polls the Helper's job) and interprets the answer.
 async fn send<P: Platform>(
     p: &P,
@@ -484,64 +475,30 @@ async fn send<P: Platform>(
     job: &mut LeaderJob,
     init: &AggregationJobInitReq,
 ) -> Result<Sent, Abort> {
-    let helper = &task.config.helper_endpoint;
-    let req = match &job.helper_location {
-        Some(loc) => OutboundRequest {
-            method: Method::Get,
-            url: if loc.contains("step=") {
-                loc.clone()
-            } else {
-                format!("{loc}{}step=0", if loc.contains('?') { '&' } else { '?' })
-            },
-            headers: auth_headers(task),
-            body: Vec::new(),
-        },
-        None => OutboundRequest {
-            method: Method::Post,
-            url: join_url(helper, &format!("/tasks/{}/aggregation_jobs", task.task_id)),
-            headers: auth_headers(task)
-                .with("content-type", MediaType::AggregationJobInitReq.as_str()),
-            body: init
-                .get_encoded()
-                .map_err(|e| Abort::Internal(e.to_string()))?,
-        },
-    };
+    let body = init
+        .get_encoded()
+        .map_err(|e| Abort::Internal(e.to_string()))?;
     job.helper_requests += 1;
-    let resp = p
-        .fetch(req)
-        .await
-        .map_err(|e| Abort::Unavailable(format!("Helper: {e}")))?;
-    if resp.status >= 500 || resp.status == 429 || resp.status == 408 {
-        return Err(Abort::Unavailable(format!(
-            "Helper answered {}",
-            resp.status
-        )));
-    }
-    if resp.status >= 400 {
-        let detail = String::from_utf8_lossy(&resp.body).into_owned();
-        return Ok(Sent::Refused(format!(
-            "Helper refused the job ({}): {detail}",
-            resp.status
-        )));
-    }
-    if let Some(loc) = resp.headers.get("location") {
-        job.helper_location = Some(resolve_location(helper, loc));
-    }
-    if resp.body.is_empty() {
-        if job.helper_location.is_none() {
-            return Ok(Sent::Refused(
-                "the Helper deferred the job without a Location".into(),
-            ));
+    let answer = peer::exchange(
+        p,
+        task,
+        &mut job.helper_location,
+        &format!("/tasks/{}/aggregation_jobs", task.task_id),
+        MediaType::AggregationJobInitReq,
+        body,
+        Some("step=0"),
+    )
+    .await?;
+    Ok(match answer {
+        PeerAnswer::Ready(b) => match AggregationJobResp::get_decoded(&b) {
+            Ok(r) => Sent::Ready(r),
+            Err(e) => Sent::Refused(format!("undecodable AggregationJobResp: {e}")),
+        },
+        PeerAnswer::Pending(at) => Sent::Wait(at),
+        PeerAnswer::Refused { status, problem } => {
+            Sent::Refused(PeerAnswer::refusal(status, &problem))
         }
-        let secs = retry_after_secs(resp.headers.get("retry-after"));
-        return Ok(Sent::Wait(p.now_ms() + secs * 1000));
-    }
-    match AggregationJobResp::get_decoded(&resp.body) {
-        Ok(r) => Ok(Sent::Ready(r)),
-        Err(e) => Ok(Sent::Refused(format!(
-            "undecodable AggregationJobResp: {e}"
-        ))),
-    }
+    })
 }
 
 async fn bookkeeping<P: Platform>(
@@ -588,7 +545,7 @@ async fn abandon<P: Platform>(p: &P, task: &AggregatorTask, job: &LeaderJob) -> 
             .fetch(OutboundRequest {
                 method: Method::Delete,
                 url: loc.split('?').next().unwrap_or(loc).to_string(),
-                headers: auth_headers(task),
+                headers: peer::auth_headers(task),
                 body: Vec::new(),
             })
             .await;

@@ -7,23 +7,22 @@
 //! leader-selected queries (whose requests are all identical), has fetched its result;
 //! the next POST then starts a new generation and so the next batch.
 
+use super::peer::{self, PeerAnswer};
 use crate::error::{Abort, DapErrorType};
 use crate::hpke::{self, HpkeInfo};
-use crate::http::{join_url, Headers, Method, OutboundRequest};
 use crate::media::MediaType;
 use crate::messages::{
     AggregateShare, AggregateShareAad, AggregateShareReq, BatchMode, BatchSelector,
     CollectionJobId, CollectionJobReq, CollectionJobResp, Interval, Query, Role, TaskId,
 };
 use crate::platform::Platform;
-use crate::roles::{backoff_ms, resolve_location, retry_after_secs, CollJobReq, CollJobResp};
+use crate::roles::{backoff_ms, CollJobReq, CollJobResp};
 use crate::store::batch_index::{IndexReq, IndexResp};
 use crate::store::buckets::{BatchTarget, BucketReq, BucketResp, BucketTotal};
 use crate::store::report_shard::{ShardReq, ShardResp};
 use crate::store::{get, key, put, Kv};
 use crate::task::AggregatorTask;
 use crate::vdaf::agg_share;
-use crate::ProblemDocument;
 use prio::codec::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -410,8 +409,8 @@ async fn advance<P: Platform>(
             Phase::Requesting { target, total } => {
                 let helper_share =
                     match request_helper_share(p, task, job, &req, target, &total).await? {
-                        Some(s) => s,
-                        None => return Ok(Some(p.now_ms() + 1000 * p.config().retry_after_secs)),
+                        HelperShare::Ready(s) => s,
+                        HelperShare::Pending(at) => return Ok(Some(at)),
                     };
                 let inst = task.vdaf();
                 let leader_share = total
@@ -466,6 +465,12 @@ async fn interval_ready<P: Platform>(
     Ok(c.inflight == 0 && c.count >= task.config.min_batch_size)
 }
 
+/// The Helper's aggregate share, or when to ask again.
+enum HelperShare {
+    Ready(AggregateShare),
+    Pending(u64),
+}
+
 async fn request_helper_share<P: Platform>(
     p: &P,
     task: &AggregatorTask,
@@ -473,71 +478,42 @@ async fn request_helper_share<P: Platform>(
     req: &CollectionJobReq,
     target: BatchTarget,
     total: &BucketTotal,
-) -> Result<Option<AggregateShare>, Abort> {
-    let helper = &task.config.helper_endpoint;
-    let mut headers = Headers::default();
-    if let Some(t) = &task.aggregator_auth_token {
-        let (name, value) = task.peer_auth.header(&t.0);
-        headers.push(name, value);
-    }
-    let out = match &job.helper_location {
-        Some(loc) => OutboundRequest {
-            method: Method::Get,
-            url: loc.clone(),
-            headers,
-            body: Vec::new(),
+) -> Result<HelperShare, Abort> {
+    let body = AggregateShareReq {
+        collection_job_req: req.clone(),
+        batch_selector: match target {
+            BatchTarget::Interval(i) => BatchSelector::TimeInterval(i),
+            BatchTarget::Batch(b) => BatchSelector::LeaderSelected(b),
         },
-        None => {
-            let body = AggregateShareReq {
-                collection_job_req: req.clone(),
-                batch_selector: match target {
-                    BatchTarget::Interval(i) => BatchSelector::TimeInterval(i),
-                    BatchTarget::Batch(b) => BatchSelector::LeaderSelected(b),
-                },
-                report_count: total.count,
-                checksum: total.checksum,
-            }
-            .get_encoded()
-            .map_err(|e| Abort::Internal(e.to_string()))?;
-            OutboundRequest {
-                method: Method::Post,
-                url: join_url(helper, &format!("/tasks/{}/aggregate_shares", task.task_id)),
-                headers: headers.with("content-type", MediaType::AggregateShareReq.as_str()),
-                body,
-            }
+        report_count: total.count,
+        checksum: total.checksum,
+    }
+    .get_encoded()
+    .map_err(|e| Abort::Internal(e.to_string()))?;
+    let answer = peer::exchange(
+        p,
+        task,
+        &mut job.helper_location,
+        &format!("/tasks/{}/aggregate_shares", task.task_id),
+        MediaType::AggregateShareReq,
+        body,
+        None,
+    )
+    .await?;
+    match answer {
+        PeerAnswer::Ready(b) => AggregateShare::get_decoded(&b)
+            .map(HelperShare::Ready)
+            .map_err(|e| {
+                Abort::Unavailable(format!("undecodable AggregateShare from the Helper: {e}"))
+            }),
+        PeerAnswer::Pending(at) => Ok(HelperShare::Pending(at)),
+        PeerAnswer::Refused { status, problem } => {
+            // Pass the Helper's DAP error on to the Collector.
+            let kind = problem
+                .as_ref()
+                .and_then(|d| d.dap_type())
+                .unwrap_or(DapErrorType::InvalidMessage);
+            Err(Abort::dap(kind, PeerAnswer::refusal(status, &problem)))
         }
-    };
-    let resp = p
-        .fetch(out)
-        .await
-        .map_err(|e| Abort::Unavailable(format!("Helper: {e}")))?;
-    if resp.status >= 500 || resp.status == 429 || resp.status == 408 {
-        return Err(Abort::Unavailable(format!(
-            "Helper answered {}",
-            resp.status
-        )));
     }
-    if resp.status >= 400 {
-        // Pass the Helper's DAP error on to the Collector.
-        let doc: Option<ProblemDocument> = serde_json::from_slice(&resp.body).ok();
-        let kind = doc
-            .as_ref()
-            .and_then(|d| d.dap_type())
-            .unwrap_or(DapErrorType::InvalidMessage);
-        let detail = doc.and_then(|d| d.detail).unwrap_or_default();
-        return Err(Abort::dap(
-            kind,
-            format!("the Helper refused the aggregate share: {detail}"),
-        ));
-    }
-    if let Some(loc) = resp.headers.get("location") {
-        job.helper_location = Some(resolve_location(helper, loc));
-    }
-    if resp.body.is_empty() {
-        let _ = retry_after_secs(resp.headers.get("retry-after"));
-        return Ok(None);
-    }
-    AggregateShare::get_decoded(&resp.body)
-        .map(Some)
-        .map_err(|e| Abort::Unavailable(format!("undecodable AggregateShare from the Helper: {e}")))
 }

@@ -2,6 +2,7 @@
 
 pub mod agg_job;
 pub mod collect;
+mod peer;
 mod schedule;
 mod upload;
 
