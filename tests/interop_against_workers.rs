@@ -59,8 +59,8 @@ impl Roles {
         let cluster = Cluster::start("interop");
         let dir = TempDir::new("interop-workers");
         let cache = dir.0.join("cache");
-        let client = InteropServer::start("client", &cache);
-        let collector = InteropServer::start("collector", &cache);
+        let client = InteropServer::start(edap_bin(), "client", &cache);
+        let collector = InteropServer::start(edap_bin(), "collector", &cache);
         let r = Roles {
             cluster,
             client,

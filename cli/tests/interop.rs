@@ -9,10 +9,7 @@ mod support;
 
 use edap_core::messages::{base64url, TaskId};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -21,80 +18,14 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(90);
 /// Longest a collection may take to complete.
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An `edap interop ROLE --port 0` child process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
+use edap_testkit::interop::InteropServer as Server;
 
-impl Server {
-    fn start(role: &str, cache: &std::path::Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edap"))
-            .args(["interop", role, "--port", "0"])
-            .env("XDG_CACHE_HOME", cache)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn edap interop");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            // Keep reading so the child never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let mut server = Server {
-            child,
-            url: String::new(),
-            log,
-        };
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(Ok(l))) => l,
-            other => panic!(
-                "edap interop {role} did not say where it listens ({other:?}): {}",
-                server.log()
-            ),
-        };
-        server.url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        assert!(server.url.starts_with("http://127.0.0.1:"), "{line}");
-        server
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn cmd(&self, command: &str) -> String {
-        format!("{}/internal/test/{command}", self.url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_server(role: &str, cache: &std::path::Path) -> Server {
+    Server::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_edap")),
+        role,
+        cache,
+    )
 }
 
 /// POSTs `body` to `url` from a helper thread while serving the aggregators; returns the
@@ -172,8 +103,8 @@ impl Roles {
     fn start(name: &str) -> Roles {
         let agg = Aggregators::with_config(name, test_api_config());
         let cache = agg.dir.path("cache");
-        let client = Server::start("client", &cache);
-        let collector = Server::start("collector", &cache);
+        let client = start_server("client", &cache);
+        let collector = start_server("collector", &cache);
         let roles = Roles {
             agg,
             client,

@@ -5,6 +5,7 @@
 //! every wait is bounded.
 
 pub mod http;
+pub mod interop;
 pub mod procstat;
 pub mod proxy;
 

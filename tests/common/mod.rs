@@ -10,11 +10,10 @@
 //! hold the build lock while tests run, so the nested build does not wait on it.)
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Longest a single `edap` run may take (a thousand reports in a debug build included).
@@ -184,87 +183,8 @@ pub fn edap(cache: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     }
 }
 
-/// An `edap interop ROLE --port 0` process, killed when dropped.
-pub struct InteropServer {
-    child: Child,
-    /// `http://127.0.0.1:PORT`
-    pub url: String,
-    pub port: u16,
-    log: Arc<Mutex<String>>,
-}
-
-impl InteropServer {
-    pub fn start(role: &str, cache: &Path) -> InteropServer {
-        let mut child = Command::new(edap_bin())
-            .args(["interop", role, "--port", "0"])
-            .env("XDG_CACHE_HOME", cache)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn edap interop");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            for _ in lines {}
-        });
-        let mut server = InteropServer {
-            child,
-            url: String::new(),
-            port: 0,
-            log,
-        };
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Some(Ok(l))) => l,
-            other => panic!(
-                "edap interop {role} did not say where it listens ({other:?}): {}",
-                server.log()
-            ),
-        };
-        server.url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        server.port = server
-            .url
-            .strip_prefix("http://127.0.0.1:")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("not a loopback URL: {line}"));
-        server
-    }
-
-    /// Everything the process logged so far.
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for InteropServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("edap interop log:\n{}", self.log());
-        }
-    }
-}
+#[allow(unused_imports)] // used by some of the test binaries that include this module
+pub use edap_testkit::interop::InteropServer;
 
 /// Writes `text` to a new file.
 pub fn write(path: &str, text: &str) {
