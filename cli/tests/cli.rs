@@ -51,7 +51,7 @@ fn collect_json(agg: &Aggregators, task: &str, key: &str, query: &[&str]) -> Val
 
 #[test]
 fn keygen_writes_a_private_file_and_prints_the_config() {
-    let dir = TempDir::new("keygen");
+    let dir = temp_dir("keygen");
     let cache = dir.path("cache");
     let path = dir.s("collector.json");
     let out = edap(
@@ -73,7 +73,10 @@ fn keygen_writes_a_private_file_and_prints_the_config() {
 
     // No silent overwrite; --force replaces the file, still 0600.
     let again = edap(&cache, &["hpke-keygen", "--out", &path]);
-    assert!(again.error_line().contains("already exists"), "{again:#?}");
+    assert!(
+        again.error_line(SECRETS).contains("already exists"),
+        "{again:#?}"
+    );
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         serde_json::to_string_pretty(&kp).unwrap() + "\n"
@@ -88,7 +91,7 @@ fn keygen_writes_a_private_file_and_prints_the_config() {
 
 #[test]
 fn task_new_and_show_round_trip() {
-    let dir = TempDir::new("tasknew");
+    let dir = temp_dir("tasknew");
     let cache = dir.path("cache");
     let file = dir.s("task.json");
     edap(
@@ -200,7 +203,7 @@ fn task_new_and_show_round_trip() {
     bad["task_id"] = json!(edap_core::messages::TaskId([1; 32]).to_base64url());
     let bad_file = dir.s("bad.json");
     std::fs::write(&bad_file, bad.to_string()).unwrap();
-    let e = edap(&cache, &["task", "show", &bad_file]).error_line();
+    let e = edap(&cache, &["task", "show", &bad_file]).error_line(SECRETS);
     assert!(e.contains("does not match"), "{e}");
     // Flags that do not fit the VDAF are refused.
     let e = edap(
@@ -216,7 +219,7 @@ fn task_new_and_show_round_trip() {
             "histogram",
         ],
     )
-    .error_line();
+    .error_line(SECRETS);
     assert!(e.contains("--vdaf histogram needs --length"), "{e}");
 }
 
@@ -321,7 +324,7 @@ fn histogram_upload_then_collect() {
 
 /// The RFC 3339 form of `t`, as `task show` prints a task start (cross-checks the two).
 fn rfc3339_via_show(t: u64) -> String {
-    let dir = TempDir::new(&format!("rfc{t}"));
+    let dir = temp_dir(&format!("rfc{t}"));
     let out = edap(
         &dir.path("cache"),
         &[
@@ -547,12 +550,12 @@ fn bad_measurements_upload_nothing() {
     std::fs::write(&file, "0\n1\n\n2\nthree\n3\n").unwrap();
     let e = agg
         .edap(&["upload", "--task", &task, "--file", &file])
-        .error_line();
+        .error_line(SECRETS);
     assert!(e.contains("m.txt line 5") && e.contains("\"three\""), "{e}");
 
     let e = agg
         .edap(&["upload", "--task", &task, "-m", "1", "-m", "4"])
-        .error_line();
+        .error_line(SECRETS);
     assert!(
         e.contains("--measurement #2") && e.contains("bucket 4 is outside 0..4"),
         "{e}"
@@ -561,10 +564,10 @@ fn bad_measurements_upload_nothing() {
     std::fs::write(&file, "[0, 1, 17]").unwrap();
     let e = agg
         .edap(&["upload", "--task", &task, "--file", &file])
-        .error_line();
+        .error_line(SECRETS);
     assert!(e.contains("JSON element 3") && e.contains("outside"), "{e}");
 
-    let e = agg.edap(&["upload", "--task", &task]).error_line();
+    let e = agg.edap(&["upload", "--task", &task]).error_line(SECRETS);
     assert!(e.contains("no measurements"), "{e}");
 
     assert!(agg.served.borrow().is_empty(), "{:?}", agg.served.borrow());
@@ -585,7 +588,7 @@ fn protocol_failures_are_one_line_errors() {
     // Unknown task: the configs are fetched, the Leader refuses the upload.
     let e = agg
         .edap(&["upload", "--task", &task, "-m", "1"])
-        .error_line();
+        .error_line(SECRETS);
     assert!(
         e.contains("unrecognizedTask") && e.contains("upload to the Leader"),
         "{e}"
@@ -604,7 +607,10 @@ fn protocol_failures_are_one_line_errors() {
             ..Default::default()
         },
     );
-    assert!(out.error_line().contains("time_interval"), "{out:#?}");
+    assert!(
+        out.error_line(SECRETS).contains("time_interval"),
+        "{out:#?}"
+    );
     let t = bucket_start(3600).to_string();
     let collect = |key: &str, token: &str| {
         agg.edap_with(
@@ -627,7 +633,7 @@ fn protocol_failures_are_one_line_errors() {
             },
         )
     };
-    let e = collect(&key, COLLECTOR_TOKEN).error_line();
+    let e = collect(&key, COLLECTOR_TOKEN).error_line(SECRETS);
     assert!(
         e.contains("unrecognizedTask") && e.contains("creating the collection job"),
         "{e}"
@@ -651,11 +657,11 @@ fn protocol_failures_are_one_line_errors() {
         out.stdout,
         "accepted: 0\nrejected: 2\n  report_too_early: 2\n"
     );
-    let e = collect(&key, "wrong-token").error_line();
+    let e = collect(&key, "wrong-token").error_line(SECRETS);
     assert!(e.contains("forbidden") || e.contains("Forbidden"), "{e}");
     assert!(!e.contains("wrong-token"), "{e}");
     let out = collect(&other_key, COLLECTOR_TOKEN);
-    let e = out.error_line();
+    let e = out.error_line(SECRETS);
     assert!(
         e.contains("cannot decrypt") && e.contains("wrong collector key"),
         "{e}"
@@ -679,7 +685,7 @@ fn protocol_failures_are_one_line_errors() {
         "3600",
     ]);
     assert!(
-        out.error_line().contains("EDAP_COLLECTOR_TOKEN"),
+        out.error_line(SECRETS).contains("EDAP_COLLECTOR_TOKEN"),
         "{out:#?}"
     );
     assert_eq!(agg.served.borrow().len(), n);
@@ -709,7 +715,7 @@ fn protocol_failures_are_one_line_errors() {
     .ok();
     let e = agg
         .edap(&["upload", "--task", &dead, "-m", "1"])
-        .error_line();
+        .error_line(SECRETS);
     assert!(
         e.contains("cannot reach") && e.contains(&dead_url) && e.contains("3 attempts"),
         "{e}"
@@ -736,5 +742,5 @@ fn collect_dead(agg: &Aggregators, task: &str, key: &str) -> String {
             ..Default::default()
         },
     )
-    .error_line()
+    .error_line(SECRETS)
 }

@@ -4,6 +4,7 @@
 //! helpers built on `edap-core`. Everything started is stopped by process group in `Drop`;
 //! every wait is bounded.
 
+pub mod cli;
 pub mod http;
 pub mod interop;
 pub mod procstat;

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -46,83 +46,14 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+pub use edap_testkit::cli::{Out, TempDir};
+
+/// Secrets no `edap` output may contain.
+pub const SECRETS: &[&str] = &[COLLECTOR_TOKEN, ADMIN_TOKEN];
+
 /// A scratch directory under the target directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("edap-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    pub fn s(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What an `edap` run produced.
-#[derive(Debug)]
-pub struct Out {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Out {
-    /// Asserts success and returns stdout.
-    pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "edap failed: {self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts a failure that ends with exactly one `edap: error:` line (and nothing that
-    /// looks like a panic or a Debug dump) and returns that line.
-    pub fn error_line(&self) -> String {
-        assert_ne!(self.code, 0, "edap should have failed: {self:#?}");
-        assert_eq!(self.code, 1, "errors exit with 1: {self:#?}");
-        let lines: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        let last = lines.last().copied().unwrap_or_default();
-        assert!(
-            last.starts_with("edap: error: "),
-            "no error line: {self:#?}"
-        );
-        assert_eq!(
-            lines.iter().filter(|l| l.contains("error")).count(),
-            1,
-            "one error line expected: {self:#?}"
-        );
-        for bad in [
-            "panicked",
-            "RUST_BACKTRACE",
-            "{ ",
-            "Error(",
-            COLLECTOR_TOKEN,
-            ADMIN_TOKEN,
-        ] {
-            assert!(
-                !self.stderr.contains(bad),
-                "stderr contains {bad:?}: {self:#?}"
-            );
-        }
-        last.to_string()
-    }
+pub fn temp_dir(name: &str) -> TempDir {
+    TempDir::new_in(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
 }
 
 /// Options of one `edap` run.
@@ -362,7 +293,7 @@ impl Aggregators {
             leader_url: format!("{lbase}/"),
             helper_url: format!("{hbase}/"),
             served: RefCell::new(Vec::new()),
-            dir: TempDir::new(name),
+            dir: temp_dir(name),
         }
     }
 
