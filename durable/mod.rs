@@ -43,32 +43,24 @@ use edap_core::instances::{self, AlarmChange};
 use edap_core::platform::Platform;
 use worker::{Env, Request, Response, Result, State};
 
-/// Serves one request to an instance: synchronous kinds run inside a storage transaction.
+/// Serves one request to an instance. Synchronous kinds run inside `transactionSync`: a
+/// request that fails leaves nothing written.
 pub(crate) async fn serve(state: &State, env: &Env, mut req: Request) -> Result<Response> {
     let envelope = req.bytes().await?;
     let storage = state.storage();
     let platform = WorkerPlatform::new(env.clone());
     let now = platform.now_ms();
     let mut kv = SqlKv::open(&storage).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let kind = instances::envelope_instance(&envelope).map(|i| i.kind);
-    let served = match kind {
-        Ok(k) if instances::is_sync(k) => {
-            let sync = transaction_sync(&storage, || {
-                Ok(instances::serve_sync(&mut kv, &envelope, now))
-            });
-            match sync {
-                Ok(Some(s)) => s,
-                // Rolled back or not served: fall back to the general path, which reports it.
-                _ => instances::serve(&platform, &mut kv, &envelope).await,
-            }
-        }
-        _ => instances::serve(&platform, &mut kv, &envelope).await,
+    let served = match instances::open_envelope(&envelope) {
+        Err(e) => instances::error_answer(e),
+        Ok((inst, payload)) if instances::is_sync(inst.kind) => transaction_sync(&storage, || {
+            instances::serve_sync(&mut kv, &inst, &payload, now)
+        })
+        .unwrap_or_else(instances::error_answer),
+        Ok((inst, payload)) => instances::serve_async(&platform, &mut kv, &inst, &payload).await,
     };
     if let AlarmChange::Earliest(at) = served.alarm {
-        let current = storage.get_alarm().await?;
-        if current.is_none_or(|c| c > at as i64) {
-            storage.set_alarm(at.saturating_sub(now) as i64).await?;
-        }
+        schedule(&storage, at, now).await?;
     }
     Response::from_bytes(served.body)
 }
@@ -79,11 +71,16 @@ pub(crate) async fn alarm(state: &State, env: &Env) -> Result<Response> {
     let platform = WorkerPlatform::new(env.clone());
     let mut kv = SqlKv::open(&storage).map_err(|e| worker::Error::RustError(e.to_string()))?;
     if let Some(at) = instances::alarm(&platform, &mut kv).await {
-        let now = platform.now_ms();
-        let current = storage.get_alarm().await?;
-        if current.is_none_or(|c| c > at as i64) {
-            storage.set_alarm(at.saturating_sub(now) as i64).await?;
-        }
+        schedule(&storage, at, platform.now_ms()).await?;
     }
     Response::ok("")
+}
+
+/// Sets the alarm to `at` (ms) unless an earlier one is already set.
+async fn schedule(storage: &worker::Storage, at: u64, now: u64) -> Result<()> {
+    let current = storage.get_alarm().await?;
+    if current.is_none_or(|c| c > at as i64) {
+        storage.set_alarm(at.saturating_sub(now) as i64).await?;
+    }
+    Ok(())
 }

@@ -130,18 +130,23 @@ fn encode_answer<T: Serialize>(r: Result<T, StoreError>) -> Vec<u8> {
     to_bytes(&inner).unwrap_or_default()
 }
 
-/// Runs one request inside an instance.
-pub async fn serve<P: Platform>(p: &P, kv: &mut impl Kv, envelope: &[u8]) -> Served {
-    if let Some(s) = serve_sync(kv, envelope, p.now_ms()) {
-        return s;
+/// The encoded successful answer `Ok(encoded v)`.
+fn ok_answer<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    to_bytes(&Ok::<Vec<u8>, StoreError>(to_bytes(v)?))
+}
+
+/// The answer to a request that failed before its kind's handler answered (the caller
+/// sees the error; a synchronous kind's writes were rolled back).
+pub fn error_answer(e: StoreError) -> Served {
+    Served {
+        body: encode_answer::<()>(Err(e)),
+        alarm: AlarmChange::Keep,
     }
-    match serve_async(p, kv, envelope).await {
-        Ok(s) => s,
-        Err(e) => Served {
-            body: encode_answer::<()>(Err(e)),
-            alarm: AlarmChange::Keep,
-        },
-    }
+}
+
+/// Decodes a request envelope into the instance it is addressed to and the request.
+pub fn open_envelope(envelope: &[u8]) -> Result<(Instance, Vec<u8>), StoreError> {
+    from_bytes(envelope)
 }
 
 /// Whether requests to this kind are handled synchronously (no awaits, no other instance
@@ -150,21 +155,33 @@ pub fn is_sync(kind: Kind) -> bool {
     !matches!(kind, Kind::AggJob | Kind::CollJob)
 }
 
-/// Reads the instance a request envelope is addressed to.
-pub fn envelope_instance(envelope: &[u8]) -> Result<Instance, StoreError> {
-    let (inst, _): (Instance, Vec<u8>) = from_bytes(envelope)?;
-    Ok(inst)
+/// Runs one request inside an instance, decoding its envelope once. Synchronous kinds run
+/// through [`transaction`], so a failed request leaves the store as it was.
+pub async fn serve<P: Platform, K: Kv + Clone>(p: &P, kv: &mut K, envelope: &[u8]) -> Served {
+    let (inst, payload) = match open_envelope(envelope) {
+        Ok(x) => x,
+        Err(e) => return error_answer(e),
+    };
+    if is_sync(inst.kind) {
+        let now = p.now_ms();
+        return transaction(kv, |kv| serve_sync(kv, &inst, &payload, now))
+            .unwrap_or_else(error_answer);
+    }
+    serve_async(p, kv, &inst, &payload).await
 }
 
-/// Runs one request of a synchronous kind ([`is_sync`]); `None` for the other kinds.
-pub fn serve_sync(kv: &mut impl Kv, envelope: &[u8], now_ms: u64) -> Option<Served> {
-    match serve_sync_inner(kv, envelope, now_ms) {
-        Ok(s) => s,
-        Err(e) => Some(Served {
-            body: encode_answer::<()>(Err(e)),
-            alarm: AlarmChange::Keep,
-        }),
+/// Runs `f` and undoes its writes when it fails: the in-memory stand-in for a Durable
+/// Object's `transactionSync`.
+pub fn transaction<K: Kv + Clone, T>(
+    kv: &mut K,
+    f: impl FnOnce(&mut K) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let before = kv.clone();
+    let r = f(kv);
+    if r.is_err() {
+        *kv = before;
     }
+    r
 }
 
 fn remember_identity(kv: &mut impl Kv, inst: &Instance) -> Result<(), StoreError> {
@@ -174,61 +191,72 @@ fn remember_identity(kv: &mut impl Kv, inst: &Instance) -> Result<(), StoreError
     Ok(())
 }
 
-fn serve_sync_inner(
+/// Runs one request of a synchronous kind ([`is_sync`]). Any error is returned, not
+/// answered, so that the caller can roll the store back before answering it.
+pub fn serve_sync(
     kv: &mut impl Kv,
-    envelope: &[u8],
+    inst: &Instance,
+    payload: &[u8],
     now: u64,
-) -> Result<Option<Served>, StoreError> {
-    let (inst, payload): (Instance, Vec<u8>) = from_bytes(envelope)?;
-    if !is_sync(inst.kind) {
-        return Ok(None);
-    }
-    remember_identity(kv, &inst)?;
+) -> Result<Served, StoreError> {
+    remember_identity(kv, inst)?;
     let keep = AlarmChange::Keep;
     let (body, alarm) = match inst.kind {
-        Kind::Tasks => (
-            encode_answer(tasks::handle(kv, from_bytes(&payload)?)),
-            keep,
-        ),
+        Kind::Tasks => (ok_answer(&tasks::handle(kv, from_bytes(payload)?)?)?, keep),
         Kind::ReportShard => {
-            let r = report_shard::handle(kv, from_bytes(&payload)?);
+            let r = report_shard::handle(kv, from_bytes(payload)?)?;
             let alarm = match &r {
-                Ok(report_shard::ShardResp::Put {
+                report_shard::ShardResp::Put {
                     alarm_at: Some(s), ..
-                }) => AlarmChange::Earliest(s.saturating_mul(1000).max(now)),
+                } => AlarmChange::Earliest(s.saturating_mul(1000).max(now)),
                 _ => keep,
             };
-            (encode_answer(r), alarm)
+            (ok_answer(&r)?, alarm)
         }
-        Kind::Replay => (
-            encode_answer(replay::handle(kv, from_bytes(&payload)?)),
-            keep,
-        ),
+        Kind::Replay => (ok_answer(&replay::handle(kv, from_bytes(payload)?)?)?, keep),
         Kind::Buckets => (
-            encode_answer(buckets::handle(kv, from_bytes(&payload)?)),
+            ok_answer(&buckets::handle(kv, from_bytes(payload)?)?)?,
             keep,
         ),
         Kind::BatchIndex => (
-            encode_answer(batch_index::handle(kv, from_bytes(&payload)?)),
+            ok_answer(&batch_index::handle(kv, from_bytes(payload)?)?)?,
             keep,
         ),
-        Kind::AggJob | Kind::CollJob => return Ok(None),
+        Kind::AggJob | Kind::CollJob => {
+            return Err(StoreError::Invariant(
+                "asynchronous kind sent to the synchronous path".into(),
+            ))
+        }
     };
-    Ok(Some(Served { body, alarm }))
+    Ok(Served { body, alarm })
 }
 
-async fn serve_async<P: Platform>(
+/// Runs one request of an asynchronous kind (aggregation and collection jobs), whose
+/// handlers persist each step themselves.
+pub async fn serve_async<P: Platform>(
     p: &P,
     kv: &mut impl Kv,
-    envelope: &[u8],
+    inst: &Instance,
+    payload: &[u8],
+) -> Served {
+    match serve_async_inner(p, kv, inst, payload).await {
+        Ok(s) => s,
+        Err(e) => error_answer(e),
+    }
+}
+
+async fn serve_async_inner<P: Platform>(
+    p: &P,
+    kv: &mut impl Kv,
+    inst: &Instance,
+    payload: &[u8],
 ) -> Result<Served, StoreError> {
-    let (inst, payload): (Instance, Vec<u8>) = from_bytes(envelope)?;
-    remember_identity(kv, &inst)?;
+    remember_identity(kv, inst)?;
     let now = p.now_ms();
     let ms = |m: Option<u64>| m.map_or(AlarmChange::Keep, AlarmChange::Earliest);
     let (body, alarm) = match inst.kind {
         Kind::AggJob => {
-            let req: AggJobReq = from_bytes(&payload)?;
+            let req: AggJobReq = from_bytes(payload)?;
             let r = match req {
                 AggJobReq::LeaderStart { .. } => leader::agg_job::start(kv, req, now),
                 other => helper::handle_agg_job(p, kv, other).await,
@@ -240,7 +268,7 @@ async fn serve_async<P: Platform>(
             (encode_answer(Ok(r.map(|(resp, _)| resp))), alarm)
         }
         Kind::CollJob => {
-            let req: CollJobReq = from_bytes(&payload)?;
+            let req: CollJobReq = from_bytes(payload)?;
             let name: [u8; 16] = inst
                 .id
                 .as_slice()
@@ -264,7 +292,7 @@ async fn serve_async<P: Platform>(
         }
         _ => {
             return Err(StoreError::Invariant(
-                "synchronous kind sent to the async path".into(),
+                "synchronous kind sent to the asynchronous path".into(),
             ))
         }
     };
@@ -297,5 +325,70 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Option<u64> {
         Ok(next) => next,
         // Unexpected failure: try again later rather than give up on the instance.
         Err(_) => Some(p.now_ms() + 5_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{AggregationJobId, Interval, VdafConfig};
+    use crate::store::buckets::{delta, BatchTarget, BucketKey, BucketReq, BucketResp};
+    use crate::store::MemKv;
+    use crate::vdaf::{agg_share, Prio3Instance};
+
+    fn commit(
+        kv: &mut MemKv,
+        job: u8,
+        deltas: Vec<crate::store::buckets::BucketDelta>,
+    ) -> Result<Served, StoreError> {
+        let inst = Instance::numbered(Kind::Buckets, &TaskId([1; 32]), 0);
+        let req = BucketReq::Commit {
+            job: AggregationJobId([job; 16]),
+            vdaf: VdafConfig::Prio3Count,
+            deltas,
+        };
+        transaction(kv, |kv| serve_sync(kv, &inst, &to_bytes(&req).unwrap(), 0))
+    }
+
+    #[test]
+    fn a_failed_synchronous_request_writes_nothing() {
+        let zero = agg_share::zero_dyn(&Prio3Instance::for_dap(&VdafConfig::Prio3Count).unwrap());
+        let mut kv = MemKv::new();
+        commit(
+            &mut kv,
+            1,
+            vec![delta(BucketKey::Time(2), zero.clone(), &[])],
+        )
+        .unwrap();
+        let before = kv.len();
+        // The first delta is valid; merging the second into bucket 2 fails to decode.
+        let r = commit(
+            &mut kv,
+            2,
+            vec![
+                delta(BucketKey::Time(1), zero, &[]),
+                delta(BucketKey::Time(2), vec![1, 2, 3], &[]),
+            ],
+        );
+        assert!(r.is_err());
+        assert_eq!(
+            kv.len(),
+            before,
+            "the valid first delta must have been rolled back"
+        );
+        let status = crate::store::buckets::handle(
+            &mut kv,
+            BucketReq::Status {
+                target: BatchTarget::Interval(Interval::new(1, 1)),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            status,
+            BucketResp::Status {
+                inflight: 0,
+                count: 0
+            }
+        );
     }
 }
