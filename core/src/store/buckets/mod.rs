@@ -3,19 +3,25 @@
 //! in flight. Sharded by aggregation job: each job commits to exactly one shard, and a
 //! collection reads and marks every shard.
 
-use super::{get, key, put, Kv, StoreError};
+mod marks;
+
+use super::{get, key, put, ttl, Kv, StoreError};
 use crate::messages::{AggregationJobId, BatchId, Interval, ReportId, Time, VdafConfig};
 use crate::vdaf::{agg_share, Prio3Instance};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+pub use ttl::Retention;
 
 // Storage schema (one instance per task and shard):
 //   "b"  || bucket_key          -> BucketEntry (aggregate share, count, checksum, time span)
 //   "ci" || start u64 BE        -> CollectedRange: a collected time interval [start, end)
-//   "cb" || batch_id (32)       -> collector key (16) of a collected leader-selected batch
+//   "cb" || batch_id (32)       -> BatchMark: the collection that took a leader-selected batch
 //   "f"  || job_id (16)         -> Registration: a Leader job in flight and its buckets
 //   "i"  || bucket_key || job   -> ()  (in-flight index by bucket)
-//   "d"  || job_id (16)         -> CommitOutcome: the job's commit, kept for idempotency
+//   "d"  || job_id (16)         -> the job's commit outcome, kept for idempotency
+//   "~"  || at || key           -> ()  expiry index (store::ttl): buckets expire with their
+//                                   reports, marks, outcomes and registrations an expiry age
+//                                   after they were written
 // bucket_key = 0x01 || start u64 BE (time_interval) | 0x02 || batch_id (leader_selected)
 
 /// Identifies one batch bucket.
@@ -69,12 +75,7 @@ pub fn report_checksum(id: &ReportId) -> [u8; 32] {
     Sha256::digest(id.0).into()
 }
 
-/// XORs `b` into `a`.
-pub fn xor_into(a: &mut [u8; 32], b: &[u8; 32]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x ^= y;
-    }
-}
+pub use super::xor_checksum as xor_into;
 
 /// What one aggregation job adds to one bucket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +90,7 @@ pub struct BucketDelta {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketEntry {
     /// Encoded aggregate share.
+    #[serde(with = "crate::store::bytes")]
     pub agg_share: Vec<u8>,
     /// Reports committed.
     pub count: u64,
@@ -162,6 +164,10 @@ pub enum BucketReq {
         job: AggregationJobId,
         /// Buckets it will touch.
         buckets: Vec<BucketKey>,
+        /// Current time (POSIX seconds).
+        now: u64,
+        /// The task's retention.
+        retention: Retention,
     },
     /// Commits a job's output shares, once. Buckets collected (and not registered by this
     /// job before collection) are refused and left untouched.
@@ -172,13 +178,17 @@ pub enum BucketReq {
         vdaf: VdafConfig,
         /// Per-bucket additions.
         deltas: Vec<BucketDelta>,
+        /// Current time (POSIX seconds).
+        now: u64,
+        /// The task's retention.
+        retention: Retention,
     },
     /// Leader: the job ended without committing; forget its registration.
     Abandon {
         /// The job.
         job: AggregationJobId,
     },
-    /// Reports committed to a batch and jobs still in flight for it.
+    /// Reports committed to a batch, their checksum, and jobs still in flight for it.
     Status {
         /// The batch.
         target: BatchTarget,
@@ -186,6 +196,17 @@ pub enum BucketReq {
     /// Marks a batch collected by `by` (idempotent for the same `by` and target).
     MarkCollected {
         /// The collection job (Leader) or aggregate-share request (Helper).
+        by: [u8; 16],
+        /// The batch.
+        target: BatchTarget,
+        /// Current time (POSIX seconds).
+        now: u64,
+        /// The task's retention.
+        retention: Retention,
+    },
+    /// Undoes `by`'s mark of `target` (a refused or failed collection leaves no mark).
+    Unmark {
+        /// The collection that marked.
         by: [u8; 16],
         /// The batch.
         target: BatchTarget,
@@ -216,7 +237,7 @@ pub enum BucketReq {
 pub enum BucketResp {
     /// For `Register` and `Commit`: buckets refused because they were collected.
     Refused(Vec<BucketKey>),
-    /// For `Abandon`.
+    /// For `Abandon` and `Unmark`.
     Done,
     /// For `Status`.
     Status {
@@ -224,6 +245,8 @@ pub enum BucketResp {
         inflight: u64,
         /// Reports committed.
         count: u64,
+        /// XOR of SHA-256(report_id) over the committed reports.
+        checksum: [u8; 32],
     },
     /// For `MarkCollected`.
     Marked {
@@ -243,64 +266,8 @@ pub enum BucketResp {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Registration {
     buckets: Vec<BucketKey>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct CollectedRange {
-    end: u64,
-    by: [u8; 16],
-}
-
-/// The collected range that contains or precedes `t`, if it covers `t`.
-fn range_covering(kv: &impl Kv, t: u64) -> Result<Option<(u64, CollectedRange)>, StoreError> {
-    let start = b"ci".to_vec();
-    let end = key(&[b"ci", &t.saturating_add(1).to_be_bytes()]);
-    let end = if t == u64::MAX {
-        super::kv::prefix_end(b"ci")
-    } else {
-        end
-    };
-    let found = kv.scan(&start, &end, 1, true)?;
-    if let Some((k, v)) = found.into_iter().next() {
-        let s = u64::from_be_bytes(
-            k[2..10]
-                .try_into()
-                .map_err(|_| StoreError::Codec("range key".into()))?,
-        );
-        let r: CollectedRange = super::from_bytes(&v)?;
-        if r.end > t {
-            return Ok(Some((s, r)));
-        }
-    }
-    Ok(None)
-}
-
-/// The last collected range starting before `end`, if it reaches past `start`.
-fn range_overlapping(
-    kv: &impl Kv,
-    start: u64,
-    end: u64,
-) -> Result<Option<(u64, CollectedRange)>, StoreError> {
-    let found = kv.scan(b"ci", &key(&[b"ci", &end.to_be_bytes()]), 1, true)?;
-    if let Some((k, v)) = found.into_iter().next() {
-        let s = u64::from_be_bytes(
-            k[2..10]
-                .try_into()
-                .map_err(|_| StoreError::Codec("range key".into()))?,
-        );
-        let r: CollectedRange = super::from_bytes(&v)?;
-        if r.end > start {
-            return Ok(Some((s, r)));
-        }
-    }
-    Ok(None)
-}
-
-fn collected_by(kv: &impl Kv, b: BucketKey) -> Result<Option<[u8; 16]>, StoreError> {
-    match b {
-        BucketKey::Time(t) => Ok(range_covering(kv, t)?.map(|(_, r)| r.by)),
-        BucketKey::Batch(id) => get(kv, &key(&[b"cb", &id.0])),
-    }
+    /// When the registration expires if its job never ends (its `ttl` entry).
+    at: u64,
 }
 
 fn inflight(kv: &impl Kv, target: &BatchTarget) -> Result<u64, StoreError> {
@@ -332,16 +299,45 @@ fn read(
             Some(v) => total.merge(v, &part)?,
             None => {
                 total.count += part.count;
+                xor_into(&mut total.checksum, &part.checksum);
             }
         }
     }
     Ok(total)
 }
 
+/// When a bucket's contents expire: with the reports it holds (the latest of them).
+fn bucket_expiry(key: &BucketKey, entry: &BucketEntry, retention: &Retention) -> u64 {
+    match key {
+        BucketKey::Time(t) => retention.expires_at(*t),
+        BucketKey::Batch(_) => retention.expires_at(entry.max_time),
+    }
+}
+
+fn release_registration(kv: &mut impl Kv, job: &AggregationJobId) -> Result<(), StoreError> {
+    let reg_key = key(&[b"f", &job.0]);
+    if let Some(r) = get::<Registration>(kv, &reg_key)? {
+        let mut gone: Vec<Vec<u8>> = r
+            .buckets
+            .iter()
+            .map(|b| key(&[b"i", &b.bytes(), &job.0]))
+            .collect();
+        gone.push(reg_key.clone());
+        kv.delete_many(&gone)?;
+        ttl::clear(kv, r.at, &reg_key)?;
+    }
+    Ok(())
+}
+
 /// Handles one request.
 pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError> {
     match req {
-        BucketReq::Register { job, buckets } => {
+        BucketReq::Register {
+            job,
+            buckets,
+            now,
+            retention,
+        } => {
             if let Some(outcome) = get::<Vec<BucketKey>>(kv, &key(&[b"d", &job.0]))? {
                 // Already committed: answer as the commit did.
                 return Ok(BucketResp::Refused(outcome));
@@ -357,99 +353,120 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
             let mut accepted = Vec::new();
             let mut refused = Vec::new();
             for b in buckets {
-                if collected_by(kv, b)?.is_some() {
+                if marks::collected_by(kv, b)?.is_some() {
                     refused.push(b);
                 } else if !accepted.contains(&b) {
                     accepted.push(b);
                 }
             }
-            for b in &accepted {
-                kv.put(&key(&[b"i", &b.bytes(), &job.0]), &[])?;
-            }
-            put(kv, &reg_key, &Registration { buckets: accepted })?;
+            let rows: Vec<_> = accepted
+                .iter()
+                .map(|b| (key(&[b"i", &b.bytes(), &job.0]), Vec::new()))
+                .collect();
+            kv.put_many(&rows)?;
+            let at = retention.from_now(now);
+            put(
+                kv,
+                &reg_key,
+                &Registration {
+                    buckets: accepted,
+                    at,
+                },
+            )?;
+            ttl::set(kv, at, &reg_key)?;
             Ok(BucketResp::Refused(refused))
         }
-        BucketReq::Commit { job, vdaf, deltas } => {
+        BucketReq::Commit {
+            job,
+            vdaf,
+            deltas,
+            now,
+            retention,
+        } => {
             let done_key = key(&[b"d", &job.0]);
             if let Some(outcome) = get::<Vec<BucketKey>>(kv, &done_key)? {
                 return Ok(BucketResp::Refused(outcome));
             }
             let instance =
                 Prio3Instance::for_dap(&vdaf).map_err(|e| StoreError::Invariant(e.to_string()))?;
-            let reg_key = key(&[b"f", &job.0]);
-            let reg = get::<Registration>(kv, &reg_key)?;
+            let reg = get::<Registration>(kv, &key(&[b"f", &job.0]))?;
             let mut refused = Vec::new();
             for d in deltas {
                 let registered = reg.as_ref().is_some_and(|r| r.buckets.contains(&d.key));
-                if !registered && collected_by(kv, d.key)?.is_some() {
+                if !registered && marks::collected_by(kv, d.key)?.is_some() {
                     refused.push(d.key);
                     continue;
                 }
                 let bkey = key(&[b"b", &d.key.bytes()]);
                 let entry = match get::<BucketEntry>(kv, &bkey)? {
                     Some(mut e) => {
+                        let before = bucket_expiry(&d.key, &e, &retention);
                         e.merge(&instance, &d.entry)?;
+                        let after = bucket_expiry(&d.key, &e, &retention);
+                        if after != before {
+                            ttl::clear(kv, before, &bkey)?;
+                            ttl::set(kv, after, &bkey)?;
+                        }
                         e
                     }
-                    None => d.entry,
+                    None => {
+                        ttl::set(kv, bucket_expiry(&d.key, &d.entry, &retention), &bkey)?;
+                        d.entry
+                    }
                 };
                 put(kv, &bkey, &entry)?;
             }
-            if let Some(r) = reg {
-                for b in r.buckets {
-                    kv.delete(&key(&[b"i", &b.bytes(), &job.0]))?;
-                }
-                kv.delete(&reg_key)?;
-            }
+            release_registration(kv, &job)?;
             put(kv, &done_key, &refused)?;
+            ttl::set(kv, retention.from_now(now), &done_key)?;
             Ok(BucketResp::Refused(refused))
         }
         BucketReq::Abandon { job } => {
-            let reg_key = key(&[b"f", &job.0]);
-            if let Some(r) = get::<Registration>(kv, &reg_key)? {
-                for b in r.buckets {
-                    kv.delete(&key(&[b"i", &b.bytes(), &job.0]))?;
-                }
-                kv.delete(&reg_key)?;
-            }
+            release_registration(kv, &job)?;
             Ok(BucketResp::Done)
         }
-        BucketReq::Status { target } => Ok(BucketResp::Status {
-            inflight: inflight(kv, &target)?,
-            count: read(kv, None, &target)?.count,
-        }),
-        BucketReq::MarkCollected { by, target } => {
-            if overlaps(kv, Some(by), &target)? {
+        BucketReq::Status { target } => {
+            let total = read(kv, None, &target)?;
+            Ok(BucketResp::Status {
+                inflight: inflight(kv, &target)?,
+                count: total.count,
+                checksum: total.checksum,
+            })
+        }
+        BucketReq::MarkCollected {
+            by,
+            target,
+            now,
+            retention,
+        } => {
+            if marks::overlaps(kv, Some(by), &target)? {
                 return Ok(BucketResp::Marked {
                     overlap: true,
                     inflight: 0,
                 });
             }
-            match target {
+            let at = match target {
                 BatchTarget::Interval(i) => {
-                    let end = i
-                        .end()
-                        .ok_or_else(|| StoreError::Invariant("interval overflows".into()))?;
-                    let existing = range_overlapping(kv, i.start.0, end.0)?;
-                    if existing.is_none() {
-                        put(
-                            kv,
-                            &key(&[b"ci", &i.start.0.to_be_bytes()]),
-                            &CollectedRange { end: end.0, by },
-                        )?;
-                    }
+                    retention.expires_at(i.end().map_or(u64::MAX, |e| e.0).saturating_sub(1))
                 }
-                BatchTarget::Batch(id) => put(kv, &key(&[b"cb", &id.0]), &by)?,
-            }
+                BatchTarget::Batch(_) => retention.from_now(now),
+            };
+            marks::mark(kv, by, &target, at)?;
             Ok(BucketResp::Marked {
                 overlap: false,
                 inflight: inflight(kv, &target)?,
             })
         }
-        BucketReq::Overlaps { by, target } => Ok(BucketResp::Overlaps(overlaps(kv, by, &target)?)),
+        BucketReq::Unmark { by, target } => {
+            marks::unmark(kv, by, &target)?;
+            Ok(BucketResp::Done)
+        }
+        BucketReq::Overlaps { by, target } => {
+            Ok(BucketResp::Overlaps(marks::overlaps(kv, by, &target)?))
+        }
         BucketReq::Collected { keys } => Ok(BucketResp::Flags(
             keys.into_iter()
-                .map(|k| collected_by(kv, k).map(|c| c.is_some()))
+                .map(|k| marks::collected_by(kv, k).map(|c| c.is_some()))
                 .collect::<Result<_, _>>()?,
         )),
         BucketReq::Read { vdaf, target } => {
@@ -460,23 +477,22 @@ pub fn handle(kv: &mut impl Kv, req: BucketReq) -> Result<BucketResp, StoreError
     }
 }
 
-fn overlaps(kv: &impl Kv, by: Option<[u8; 16]>, target: &BatchTarget) -> Result<bool, StoreError> {
-    match target {
-        BatchTarget::Interval(i) => {
-            let end = i.end().map_or(u64::MAX, |e| e.0);
-            Ok(match range_overlapping(kv, i.start.0, end)? {
-                // Only an identical range marked by the same collection is not an overlap.
-                Some((s, r)) => !(Some(r.by) == by && s == i.start.0 && r.end == end),
-                None => false,
-            })
+/// Deletes up to `limit` expired entries (buckets past their reports' expiry, old marks,
+/// commit outcomes, registrations of jobs that never ended). Returns how many.
+pub fn expire(kv: &mut impl Kv, now: u64, limit: usize) -> Result<u64, StoreError> {
+    let due = ttl::due(kv, now, limit)?;
+    let n = due.len() as u64;
+    for (ik, k) in due {
+        if k.first() == Some(&b'f') {
+            // A job that never committed or abandoned: drop it and its in-flight entries.
+            if let Some(job) = AggregationJobId::from_slice(&k[1..]) {
+                release_registration(kv, &job)?;
+            }
         }
-        BatchTarget::Batch(id) => Ok(match get::<[u8; 16]>(kv, &key(&[b"cb", &id.0]))? {
-            Some(owner) => Some(owner) != by,
-            None => false,
-        }),
+        kv.delete_many(&[k, ik])?;
     }
+    Ok(n)
 }
-
 /// Builds the delta for one bucket from aggregated output shares (helper for the roles).
 pub fn delta(key: BucketKey, agg_share: Vec<u8>, reports: &[(ReportId, Time)]) -> BucketDelta {
     let mut checksum = [0u8; 32];
