@@ -3,13 +3,15 @@
 //!
 //! Storage (table `kv`):
 //! ```text
-//! "m"                          -> shard counters (next sequence number, pending count)
-//! "r" || report_id (16)        -> report state and time; kept for replay protection
-//! "q" || seq u64 BE            -> (report_id, arrival time): pending queue, oldest first
-//! "x" || report_id             -> the encoded Report while pending or claimed
-//! "t" || time u64 BE || id     -> ()  unfinished reports by time (collection readiness)
+//! "m"                          -> ShardMeta: next sequence number, claim cursor, pending
+//!                                 count, oldest arrival, counters
+//! "q" || seq u64 BE            -> a report with its body, in arrival order: pending from
+//!                                 the claim cursor on, claimed by a job before it, deleted
+//!                                 when the job finishes
+//! "t" || time u64 BE           -> u64 reports of that time not yet finished
 //! "j" || job_id (16)           -> reports claimed for an aggregation job
-//! "s" || counter name          -> u64 statistics
+//! "pf"                         -> the last job failure
+//! "~" || at u64 BE || "r" || id -> ()  the replay record, deleted when the report expires
 //! ```
 //! Logic: `edap_core::store::report_shard` (requests), `edap_core::roles::leader::shard_alarm`.
 

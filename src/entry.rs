@@ -1,30 +1,27 @@
 //! The worker's fetch handler: every HTTP request goes to the core router.
 
+use crate::jsglue;
 use crate::platform::WorkerPlatform;
-use edap_core::http::{Headers, Method, Request};
 use worker::{event, Context, Env, Result};
 
 #[event(fetch)]
-async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> Result<worker::Response> {
-    let url = req.url()?;
-    let method = Method::parse(req.method().as_ref());
-    let headers = Headers(req.headers().entries().collect());
-    let body = if matches!(method, Method::Post | Method::Put) {
-        req.bytes().await?
-    } else {
-        Vec::new()
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
+    // Every method but GET (and HEAD) may carry a body: the aggregator API's PATCH, and its
+    // DELETE /api/taskprov/peer_aggregators.
+    let request = match jsglue::read_request(&req).await {
+        Ok(r) => r,
+        // The client went away or sent less than it announced: answer at once, rather
+        // than let the runtime give up on the request much later.
+        Err(e) => {
+            let abort = edap_core::Abort::BadRequest(e.to_string());
+            return jsglue::response(&edap_core::http::Response::problem(&abort));
+        }
     };
-    let request = Request {
-        method: Some(method),
-        path: url.path().to_string(),
-        query: url.query().unwrap_or("").to_string(),
-        headers,
-        body,
-    };
-    let is_admin = request.path.starts_with("/admin/");
+    let method = request.method.unwrap_or(edap_core::http::Method::Other);
+    let path = request.path.clone();
     let platform = WorkerPlatform::new(env);
     let resp = edap_core::api::handle(&platform, request).await;
-    if is_admin && method != Method::Get {
+    if edap_core::api::changes_state(method, &path, resp.status) {
         // This isolate serves the change at once; others see it within the cache lifetime.
         WorkerPlatform::invalidate_caches();
     }
@@ -32,16 +29,10 @@ async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> Result<work
         worker::console_error!(
             "{} {} -> {}: {}",
             method.as_str(),
-            url.path(),
+            path,
             resp.status,
             String::from_utf8_lossy(&resp.body)
         );
     }
-    let headers = worker::Headers::new();
-    for (k, v) in &resp.headers.0 {
-        headers.append(k, v)?;
-    }
-    Ok(worker::Response::from_bytes(resp.body)?
-        .with_status(resp.status)
-        .with_headers(headers))
+    jsglue::response(&resp)
 }

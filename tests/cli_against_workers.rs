@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use edap_testkit::{now_secs, Cluster, ADMIN_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN};
+use edap_testkit::{now_secs, Cluster, AGG_TOKEN, API_TOKEN, COLLECTOR_TOKEN};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -64,23 +64,33 @@ impl<'a> Setup<'a> {
         (file, f["task_id"].as_str().unwrap().to_string())
     }
 
-    /// `edap task provision` on both aggregators.
+    /// `edap task provision` on both aggregators through their aggregator APIs: the
+    /// Helper first (its generated token goes to a 0600 file), then the Leader with that
+    /// token and the Helper's dialect from its `GET /api/`. Secrets only in the
+    /// environment and in files.
     fn provision(&self, file: &str) {
-        let verify_key = edap_testkit::base64url(&edap_core::rand::array::<32>());
+        let verify_key = format!("{file}.vk");
+        std::fs::write(
+            &verify_key,
+            edap_testkit::base64url(&edap_core::rand::array::<32>()),
+        )
+        .unwrap();
+        let token = format!("{file}.helper-token");
+        let helper_api = format!("{}api", self.cluster.helper.url());
         for (role, url) in [
-            ("helper", self.cluster.helper.url()),
-            ("leader", self.cluster.leader.url()),
+            ("helper", helper_api.clone()),
+            ("leader", format!("{}api", self.cluster.leader.url())),
         ] {
             let mut args = vec![
                 "task",
                 "provision",
-                "--admin-url",
+                "--api-url",
                 &url,
                 "--role",
                 role,
                 "--task",
                 file,
-                "--verify-key",
+                "--verify-key-file",
                 &verify_key,
                 "--collector-hpke-config",
                 &self.hpke_config,
@@ -88,31 +98,47 @@ impl<'a> Setup<'a> {
                 SCHEDULE,
             ];
             if role == "leader" {
-                args.extend(["--collector-token", COLLECTOR_TOKEN]);
+                args.extend([
+                    "--aggregator-token-file",
+                    &token,
+                    "--helper-api-url",
+                    &helper_api,
+                ]);
+            } else {
+                args.extend(["--token-out", &token]);
             }
             let out = self.edap(
                 &args,
                 &[
-                    ("EDAP_ADMIN_TOKEN", ADMIN_TOKEN),
-                    ("EDAP_AGGREGATOR_TOKEN", AGG_TOKEN),
+                    ("EDAP_API_TOKEN", API_TOKEN),
+                    (
+                        "EDAP_COLLECTOR_TOKEN",
+                        if role == "leader" {
+                            COLLECTOR_TOKEN
+                        } else {
+                            ""
+                        },
+                    ),
                 ],
             );
             let v: Value = serde_json::from_str(out.ok()).unwrap();
-            assert_eq!(v["role"], role, "{v}");
-            for secret in [ADMIN_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN] {
+            assert_eq!(
+                v["role"].as_str().map(str::to_lowercase).as_deref(),
+                Some(role),
+                "{v}"
+            );
+            let generated = std::fs::read_to_string(&token).unwrap();
+            for secret in [API_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN, generated.trim()] {
                 assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
             }
         }
     }
 
-    /// The Leader's counters for a task (through the admin API).
+    /// The Leader's counters for a task (through the aggregator API).
     fn stats(&self, task_id: &str) -> BTreeMap<String, u64> {
-        let r = self
-            .cluster
+        self.cluster
             .leader
-            .admin("GET", &format!("/admin/tasks/{task_id}/stats"), None);
-        assert_eq!(r.status, 200, "stats: {}", r.text());
-        serde_json::from_slice(&r.body).unwrap()
+            .counters(&edap_core::messages::TaskId::from_base64url(task_id).unwrap())
     }
 
     fn uploaded(&self, task_id: &str) -> u64 {
@@ -260,7 +286,7 @@ fn cli_bad_input_against_the_real_leader() {
     );
     assert_eq!(out.ok(), "accepted: 20\nrejected: 0\n");
     assert_eq!(s.uploaded(&id), 20);
-    let secrets = [ADMIN_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN];
+    let secrets = [API_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN];
 
     // A malformed line: nothing is sent.
     let bad = s.dir.s("bad.txt");
@@ -292,7 +318,7 @@ fn cli_bad_input_against_the_real_leader() {
     );
     let r = cluster
         .leader
-        .admin("GET", &format!("/admin/tasks/{unknown_id}/stats"), None);
+        .api("GET", &format!("/tasks/{unknown_id}/metrics/uploads"), None);
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(s.uploaded(&id), 20);
 
@@ -331,7 +357,7 @@ fn cli_bad_input_against_the_real_leader() {
     let out = s.collect(&file, &other, hour);
     let other_sk: Value = serde_json::from_str(&std::fs::read_to_string(&other).unwrap()).unwrap();
     let other_sk = other_sk["private_key"].as_str().unwrap().to_string();
-    let e = out.error_line(&[ADMIN_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN, &other_sk]);
+    let e = out.error_line(&[API_TOKEN, AGG_TOKEN, COLLECTOR_TOKEN, &other_sk]);
     assert!(
         e.contains("cannot decrypt") && e.contains("wrong collector key"),
         "{e}"

@@ -362,13 +362,18 @@ fn bad_requests_change_nothing() {
         b"",
     );
     assert_eq!(r.status, 404);
-    // Admin API: token required.
-    assert_eq!(leader.request("GET", "/admin/tasks", &[], &[]).status, 401);
+    // Aggregator API: token required (401 without one and with a wrong one).
+    assert_eq!(leader.request("GET", "/api/task_ids", &[], &[]).status, 401);
     assert_eq!(
         leader
-            .request("GET", "/admin/tasks", &[("authorization", "Bearer x")], &[])
+            .request(
+                "GET",
+                "/api/task_ids",
+                &[("authorization", "Bearer x")],
+                &[]
+            )
             .status,
-        403
+        401
     );
 
     // Nothing above changed state: the real flow still gives the exact result.

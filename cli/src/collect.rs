@@ -71,10 +71,29 @@ pub struct CollectArgs {
 
 /// The JSON output.
 #[derive(Serialize)]
-struct JsonOut<'a> {
+struct JsonOut {
     report_count: u64,
     interval: JsonInterval,
-    result: &'a AggregateResult,
+    result: Shown,
+}
+
+/// A result as printed. Vector entries are signed: differential-privacy noise
+/// (docs/differential-privacy.md) can take a small total below zero, which the field holds
+/// as `p - k`; no count or sum of a task comes near `p / 2`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Shown {
+    Scalar(u128),
+    Vector(Vec<i128>),
+}
+
+fn shown(r: &AggregateResult) -> Shown {
+    match r {
+        AggregateResult::Scalar(v) => Shown::Scalar(*v),
+        AggregateResult::Vector(vs) => {
+            Shown::Vector(vs.iter().map(|v| edap_core::dp::signed(*v)).collect())
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -113,19 +132,36 @@ fn query(a: &CollectArgs, task: &Task) -> Result<Query> {
     }
 }
 
-/// Seconds to time-precision units: the start rounded down, the end rounded up, so the
-/// interval covers everything asked for.
+/// Seconds to time-precision units. A batch interval must start and end on the task's
+/// time precision (DAP-18 "Batch Modes"): an unaligned one is refused with the aligned
+/// values to use, never widened behind the Collector's back.
 pub fn to_units(start: u64, duration: u64, precision: u64) -> Result<Interval> {
     if duration == 0 {
         return Err(Error::Input("--duration must be at least 1 second".into()));
     }
     let p = precision.max(1);
-    let end = start
+    start
         .checked_add(duration)
         .ok_or_else(|| Error::Input("--start plus --duration overflows".into()))?;
-    let s = start / p;
-    let e = end.div_ceil(p);
-    Ok(Interval::new(s, e - s))
+    if !start.is_multiple_of(p) {
+        let below = start / p * p;
+        return Err(Error::Input(format!(
+            "--start {start} is not a multiple of the task's time precision ({p} s): use {below} or {}",
+            below.saturating_add(p)
+        )));
+    }
+    if !duration.is_multiple_of(p) {
+        let up = duration.div_ceil(p) * p;
+        return Err(Error::Input(format!(
+            "--duration {duration} is not a multiple of the task's time precision ({p} s): use {}{up}",
+            if duration > p {
+                format!("{} or ", duration / p * p)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(Interval::new(start / p, duration / p))
 }
 
 fn retry_after(a: &Answer) -> Duration {
@@ -216,33 +252,71 @@ pub struct Created {
     pub retry_after: Duration,
 }
 
-/// Creates a collection job for `req` at the Leader.
+/// Whether an answer means "no such route or method" (not a DAP refusal): what a Leader
+/// that creates collection jobs only with PUT answers to DAP-18's POST.
+fn wrong_form(a: &Answer) -> bool {
+    (a.status == 404 || a.status == 405)
+        && serde_json::from_slice::<edap_core::ProblemDocument>(&a.body)
+            .ok()
+            .and_then(|d| d.dap_type())
+            .is_none()
+}
+
+/// Creates a collection job for `req` at the Leader: with DAP-18's POST, or, if the Leader
+/// answers that it has no such route (deployed Leaders create jobs with PUT to an ID the
+/// Collector chooses), with that PUT. `advert` is the task's `dap-taskprov` header, if it
+/// is advertised.
 pub fn create_job(
     http: &Http,
     leader_endpoint: &str,
     task_id: &TaskId,
     req: &CollectionJobReq,
     auth: Auth<'_>,
+    advert: Option<&str>,
 ) -> Result<Created> {
     let body = req
         .get_encoded()
         .map_err(|e| Error::Protocol(format!("cannot encode the collection request: {e}")))?;
+    let what = "creating the collection job";
     let url = join(
         leader_endpoint,
         &format!("/tasks/{task_id}/collection_jobs"),
     );
-    let created = http.send_ok(
-        &Req::new("creating the collection job", Method::POST, &url)
-            .body(MediaType::CollectionJobReq.as_str(), body)
-            .auth(auth),
+    let mut created = http.send(
+        &Req::new(what, Method::POST, &url)
+            .body(MediaType::CollectionJobReq.as_str(), body.clone())
+            .auth(auth)
+            .taskprov(advert),
     )?;
-    let loc = created.header("location").ok_or_else(|| {
-        Error::Protocol(format!(
-            "the Leader created the collection job (HTTP {}) without a Location header",
-            created.status
-        ))
-    })?;
-    let job = resolve(&created.url, loc)?;
+    let mut put_url = None;
+    if wrong_form(&created) {
+        let id = edap_core::messages::CollectionJobId::random();
+        let u = join(
+            leader_endpoint,
+            &format!("/tasks/{task_id}/collection_jobs/{id}"),
+        );
+        created = http.send(
+            &Req::new(what, Method::PUT, &u)
+                .body(MediaType::CollectionJobReq.as_str(), body)
+                .auth(auth)
+                .taskprov(advert),
+        )?;
+        put_url = Some(u);
+    }
+    if !(200..300).contains(&created.status) {
+        return Err(error_answer(what, &created));
+    }
+    let job = match (created.header("location"), &put_url) {
+        (Some(loc), _) => resolve(&created.url, loc)?,
+        // The PUT form names the job by the URL it was created at.
+        (None, Some(u)) => Url::parse(u).map_err(|e| Error::Protocol(e.to_string()))?,
+        (None, None) => {
+            return Err(Error::Protocol(format!(
+                "the Leader created the collection job (HTTP {}) without a Location header",
+                created.status
+            )))
+        }
+    };
     let immediate = if created.body.is_empty() {
         None
     } else {
@@ -345,7 +419,15 @@ pub fn run(a: &CollectArgs) -> Result<Outcome> {
             (url, None, Duration::ZERO)
         }
         None => {
-            let c = create_job(&http, &task.config.leader_endpoint, &task.id, &req, auth)?;
+            let advert = edap_core::taskprov::header::encode(&task.config).ok();
+            let c = create_job(
+                &http,
+                &task.config.leader_endpoint,
+                &task.id,
+                &req,
+                auth,
+                advert.as_deref(),
+            )?;
             (c.job, c.immediate, c.retry_after)
         }
     };
@@ -381,7 +463,7 @@ pub fn json_text(o: &Outcome) -> Result<String> {
             start: i.start.to_seconds(p),
             duration: i.duration.0.saturating_mul(p),
         },
-        result: &o.collection.result,
+        result: shown(&o.collection.result),
     };
     serde_json::to_string(&out).map_err(|e| Error::Input(format!("cannot print JSON: {e}")))
 }
@@ -401,7 +483,7 @@ fn width() -> usize {
 }
 
 /// A table with a bar per entry, scaled so the longest bar fills the width.
-pub fn bar_chart(label: &str, values: &[u128], width: usize) -> String {
+pub fn bar_chart(label: &str, values: &[i128], width: usize) -> String {
     let label_w = label
         .len()
         .max(values.len().saturating_sub(1).to_string().len());
@@ -413,7 +495,7 @@ pub fn bar_chart(label: &str, values: &[u128], width: usize) -> String {
             .unwrap_or(1),
     );
     let bar_w = width.saturating_sub(label_w + value_w + 4).max(10);
-    let max = values.iter().copied().max().unwrap_or(0);
+    let max = values.iter().copied().max().unwrap_or(0).max(0);
     let mut out = format!("{label:>label_w$}  {:>value_w$}\n", "count");
     for (i, v) in values.iter().enumerate() {
         // Rounded to the nearest mark (f64 is plenty for a picture); anything non-zero gets
@@ -442,15 +524,15 @@ pub fn text(o: &Outcome) -> String {
         timefmt::compact(dur),
         o.collection.report_count
     );
-    match &o.collection.result {
-        AggregateResult::Scalar(v) => out.push_str(&format!("result:    {v}\n")),
-        AggregateResult::Vector(vs) => {
+    match shown(&o.collection.result) {
+        Shown::Scalar(v) => out.push_str(&format!("result:    {v}\n")),
+        Shown::Vector(vs) => {
             let label = match o.task.config.vdaf {
                 VdafConfig::Prio3Histogram { .. } => "bucket",
                 _ => "index",
             };
             out.push_str("result:\n");
-            out.push_str(&bar_chart(label, vs, width()));
+            out.push_str(&bar_chart(label, &vs, width()));
         }
     }
     out
@@ -463,8 +545,13 @@ mod tests {
     #[test]
     fn interval_rounding() {
         assert_eq!(to_units(7200, 3600, 3600).unwrap(), Interval::new(2, 1));
-        assert_eq!(to_units(5400, 3600, 3600).unwrap(), Interval::new(1, 2));
-        assert_eq!(to_units(7200, 1, 3600).unwrap(), Interval::new(2, 1));
+        assert_eq!(to_units(7200, 7200, 3600).unwrap(), Interval::new(2, 2));
+        let e = to_units(5400, 3600, 3600).unwrap_err().to_string();
+        assert!(e.contains("use 3600 or 7200"), "{e}");
+        let e = to_units(7200, 1, 3600).unwrap_err().to_string();
+        assert!(e.contains("use 3600"), "{e}");
+        let e = to_units(7200, 5000, 3600).unwrap_err().to_string();
+        assert!(e.contains("use 3600 or 7200"), "{e}");
         assert!(to_units(0, 0, 3600).is_err());
         assert!(to_units(u64::MAX, 1, 3600).is_err());
     }
@@ -489,8 +576,19 @@ mod tests {
 
     #[test]
     fn json_of_large_values() {
+        use prio::field::FieldElementWithInteger;
         let r = AggregateResult::Vector(vec![u128::from(u64::MAX) + 1, 0]);
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(s, "[18446744073709551616,0]");
+        assert_eq!(serde_json::to_string(&shown(&r)).unwrap(), s);
+        // Noise below zero is shown signed, in JSON and in the chart.
+        let p = prio::field::Field128::modulus();
+        let noised = AggregateResult::Vector(vec![p - 2, 7]);
+        assert_eq!(serde_json::to_string(&shown(&noised)).unwrap(), "[-2,7]");
+        let c = bar_chart("bucket", &[-2, 7], 40);
+        assert!(
+            c.contains("-2") && !c.lines().nth(1).unwrap().contains('#'),
+            "{c}"
+        );
     }
 }

@@ -62,6 +62,10 @@ pub struct Req<'a> {
     pub body: Vec<u8>,
     /// The credential to send, if any (marked sensitive, never printed).
     pub auth: Option<Auth<'a>>,
+    /// The `Accept` header, if any.
+    pub accept: Option<&'a str>,
+    /// The `dap-taskprov` advertisement of the task, if any.
+    pub taskprov: Option<&'a str>,
 }
 
 /// How a request authenticates.
@@ -83,7 +87,21 @@ impl<'a> Req<'a> {
             content_type: None,
             body: Vec::new(),
             auth: None,
+            accept: None,
+            taskprov: None,
         }
+    }
+
+    /// Advertises the task (the `dap-taskprov` header, taskprov's task advertisement).
+    pub fn taskprov(mut self, advert: Option<&'a str>) -> Req<'a> {
+        self.taskprov = advert;
+        self
+    }
+
+    /// Sets `Accept`.
+    pub fn accept(mut self, media_type: &'a str) -> Req<'a> {
+        self.accept = Some(media_type);
+        self
     }
 
     /// Adds a body.
@@ -160,6 +178,16 @@ impl Http {
             let v = HeaderValue::from_str(ct)
                 .map_err(|_| Error::Input(format!("invalid content type {ct:?}")))?;
             headers.insert(CONTENT_TYPE, v);
+        }
+        if let Some(accept) = req.accept {
+            let v = HeaderValue::from_str(accept)
+                .map_err(|_| Error::Input(format!("invalid media type {accept:?}")))?;
+            headers.insert(reqwest::header::ACCEPT, v);
+        }
+        if let Some(advert) = req.taskprov {
+            let v = HeaderValue::from_str(advert)
+                .map_err(|_| Error::Input("the task advertisement is not a header value".into()))?;
+            headers.insert(HeaderName::from_static("dap-taskprov"), v);
         }
         if let Some(auth) = req.auth {
             let (name, value) = match auth {

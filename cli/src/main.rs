@@ -13,6 +13,7 @@ mod http;
 mod interop;
 mod keygen;
 mod measurements;
+mod provision;
 mod task;
 mod timefmt;
 mod upload;

@@ -4,14 +4,11 @@
 
 use crate::error::{Error, Result};
 use crate::files;
-use crate::http::{join, Http, Req};
 use crate::timefmt;
 use clap::{Args, Subcommand, ValueEnum};
-use edap_core::api::admin::{TaskConfigSpec, TaskSpec};
-use edap_core::messages::{
-    base64url, from_base64url, HpkeConfig, TaskConfiguration, TaskId, VdafConfig,
-};
-use edap_core::task::{derive_task_id, validate_config, AggregationSchedule, TaskLimits};
+use edap_core::api::provision::TaskConfigSpec;
+use edap_core::messages::{base64url, from_base64url, TaskConfiguration, TaskId, VdafConfig};
+use edap_core::task::{derive_task_id, validate_config, TaskLimits};
 use prio::codec::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -39,10 +36,12 @@ pub struct Task {
 }
 
 /// Limits for checking a configuration locally: the deployment-independent sanity bounds of
-/// the core, except the `min_batch_size` floor, which each deployment sets for itself.
+/// the core, except the `min_batch_size` floor and the https rule, which each deployment
+/// sets for itself.
 fn local_limits() -> TaskLimits {
     TaskLimits {
         min_batch_size_floor: 1,
+        allow_http_endpoints: true,
         ..TaskLimits::default()
     }
 }
@@ -130,9 +129,10 @@ pub enum TaskCmd {
     /// Decode a task file (or a base64url task configuration) and print every field and
     /// the derived task ID.
     Show(ShowArgs),
-    /// Provision a task on one aggregator through its admin API (POST {admin-url}/admin/tasks)
-    /// and print the aggregator's JSON answer.
-    Provision(ProvisionArgs),
+    /// Provision a task on one aggregator through its aggregator API (POST
+    /// {api-url}/tasks) and print the task as the aggregator answers it. Provision the
+    /// Helper first: it generates the token the Leader must present, and prints it once.
+    Provision(Box<crate::provision::ProvisionArgs>),
 }
 
 /// The VDAF choices of `task new`.
@@ -243,70 +243,12 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// Aggregator roles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RoleArg {
-    /// The Leader.
-    Leader,
-    /// The Helper.
-    Helper,
-}
-
-/// Arguments of `task provision`.
-#[derive(Args)]
-pub struct ProvisionArgs {
-    /// The aggregator's base URL for the admin API.
-    #[arg(long, value_name = "URL")]
-    pub admin_url: String,
-    /// The admin API token.
-    #[arg(
-        long,
-        value_name = "T",
-        env = "EDAP_ADMIN_TOKEN",
-        hide_env_values = true
-    )]
-    pub admin_token: String,
-    /// Which role this aggregator plays in the task.
-    #[arg(long, value_enum)]
-    pub role: RoleArg,
-    /// The task file.
-    #[arg(long, value_name = "FILE")]
-    pub task: PathBuf,
-    /// The VDAF verification key, 32 bytes as base64url; give both aggregators the same
-    /// one (e.g. `head -c 32 /dev/urandom | basenc --base64url | tr -d =`).
-    #[arg(long, value_name = "B64")]
-    pub verify_key: String,
-    /// The Collector's public HpkeConfig, base64url (as printed by `edap hpke-keygen`).
-    #[arg(long, value_name = "B64")]
-    pub collector_hpke_config: String,
-    /// The token the Leader presents to the Helper (give the same one to both).
-    #[arg(
-        long,
-        value_name = "T",
-        env = "EDAP_AGGREGATOR_TOKEN",
-        hide_env_values = true
-    )]
-    pub aggregator_token: Option<String>,
-    /// The token the Collector presents to the Leader (Leader only).
-    #[arg(
-        long,
-        value_name = "T",
-        env = "EDAP_COLLECTOR_TOKEN",
-        hide_env_values = true
-    )]
-    pub collector_token: Option<String>,
-    /// Leader: aggregation scheduling as JSON, e.g. '{"min_job_size": 10, "max_wait_secs": 5}'
-    /// (unset fields keep their defaults).
-    #[arg(long, value_name = "JSON")]
-    pub schedule: Option<String>,
-}
-
 /// Runs `edap task ...`.
 pub fn run(cmd: TaskCmd) -> Result<()> {
     match cmd {
         TaskCmd::New(a) => new(a),
         TaskCmd::Show(a) => show(a),
-        TaskCmd::Provision(a) => provision(a),
+        TaskCmd::Provision(a) => crate::provision::run(*a),
     }
 }
 
@@ -548,78 +490,4 @@ fn show(a: ShowArgs) -> Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| Error::Input(format!("cannot write to stdout: {e}")))
-}
-
-fn provision(a: ProvisionArgs) -> Result<()> {
-    let task = Task::load(&a.task)?;
-    let key = from_base64url(a.verify_key.trim())
-        .filter(|k| k.len() == 32)
-        .ok_or_else(|| Error::Input("--verify-key must be 32 bytes, base64url".into()))?;
-    let collector_config = from_base64url(a.collector_hpke_config.trim())
-        .and_then(|b| HpkeConfig::get_decoded(&b).ok())
-        .ok_or_else(|| {
-            Error::Input(
-                "--collector-hpke-config must be an encoded HpkeConfig, base64url (as printed by `edap hpke-keygen`)".into(),
-            )
-        })?;
-    if a.role == RoleArg::Helper && a.collector_token.is_some() {
-        return Err(Error::Input(
-            "--collector-token (or EDAP_COLLECTOR_TOKEN) applies to the Leader only".into(),
-        ));
-    }
-    let schedule = match &a.schedule {
-        Some(s) => Some(
-            serde_json::from_str::<AggregationSchedule>(s)
-                .map_err(|e| Error::Input(format!("--schedule is not a schedule JSON: {e}")))?,
-        ),
-        None => None,
-    };
-    let encoded = task
-        .config
-        .get_encoded()
-        .map_err(|e| Error::Input(e.to_string()))?;
-    let spec = TaskSpec {
-        role: match a.role {
-            RoleArg::Leader => "leader",
-            RoleArg::Helper => "helper",
-        }
-        .into(),
-        task_config: Some(base64url(&encoded)),
-        config: None,
-        task_id: Some(task.id.to_base64url()),
-        vdaf_verify_key: base64url(&key),
-        collector_hpke_config: base64url(
-            &collector_config
-                .get_encoded()
-                .map_err(|e| Error::Input(e.to_string()))?,
-        ),
-        aggregator_auth_token: a.aggregator_token.clone(),
-        collector_auth_token: a.collector_token.clone(),
-        schedule,
-        ..Default::default()
-    };
-    let body = serde_json::to_vec(&spec).map_err(|e| Error::Input(e.to_string()))?;
-    let url = join(&a.admin_url, "/admin/tasks");
-    let role = match a.role {
-        RoleArg::Leader => "Leader",
-        RoleArg::Helper => "Helper",
-    };
-    let what = format!("provisioning task {} on the {role}", task.id);
-    let http = Http::new()?;
-    let answer = http.send_ok(
-        &Req::new(&what, reqwest::Method::POST, &url)
-            .body("application/json", body)
-            .bearer(Some(&a.admin_token)),
-    )?;
-    let v: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| {
-        Error::Protocol(format!(
-            "{what}: the answer (HTTP {}) is not JSON",
-            answer.status
-        ))
-    })?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&v).map_err(|e| Error::Input(e.to_string()))?
-    );
-    Ok(())
 }

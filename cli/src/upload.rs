@@ -138,15 +138,21 @@ pub struct Posted {
     pub attempts: u32,
 }
 
-/// POSTs one `UploadRequest` to `url` (the task's `/reports` resource) and decodes the
-/// answer.
-pub fn post_reports(http: &Http, url: &str, reports: Vec<Report>) -> Result<Posted> {
+/// POSTs one `UploadRequest` to `url` (the task's `/reports` resource), advertising the
+/// task with `advert` (the `dap-taskprov` header) if given, and decodes the answer.
+pub fn post_reports(
+    http: &Http,
+    url: &str,
+    advert: Option<&str>,
+    reports: Vec<Report>,
+) -> Result<Posted> {
     let body = UploadRequest { reports }
         .get_encoded()
         .map_err(|e| Error::Protocol(format!("cannot encode the upload request: {e}")))?;
     let answer = http.send_ok(
         &Req::new("upload to the Leader", reqwest::Method::POST, url)
-            .body(MediaType::UploadReq.as_str(), body),
+            .body(MediaType::UploadReq.as_str(), body)
+            .taskprov(advert),
     )?;
     let errors = if answer.body.is_empty() {
         UploadErrors::default()
@@ -242,6 +248,9 @@ pub fn run(a: UploadArgs) -> Result<Summary> {
         &task.config.leader_endpoint,
         &format!("/tasks/{}/reports", task.id),
     );
+    // Every task file's ID derives from its configuration, so the task can be advertised:
+    // a Leader that supports taskprov opts in to it on the first upload.
+    let advert = edap_core::taskprov::header::encode(&task.config).ok();
     let batch = a.batch as usize;
     let all: Vec<usize> = (0..ms.len()).collect();
     let mut queue: VecDeque<Vec<usize>> = all.chunks(batch).map(|c| c.to_vec()).collect();
@@ -278,7 +287,8 @@ pub fn run(a: UploadArgs) -> Result<Summary> {
             .zip(&chunk)
             .map(|(r, &i)| (r.metadata.report_id, i))
             .collect();
-        let posted = post_reports(&http, &url, reports).map_err(|e| partial(e, &summary))?;
+        let posted = post_reports(&http, &url, advert.as_deref(), reports)
+            .map_err(|e| partial(e, &summary))?;
         let errors = posted.errors;
         let mut retry = Vec::new();
         let mut refused: HashMap<usize, ReportError> = HashMap::new();

@@ -2,7 +2,7 @@
 
 mod support;
 
-use edap_core::api::admin::TaskConfigSpec;
+use edap_core::api::provision::TaskConfigSpec;
 use edap_core::messages::{from_base64url, HpkeConfig, TaskConfiguration, VdafConfig};
 use edap_core::task::derive_task_id;
 use prio::codec::Decode;
@@ -384,44 +384,113 @@ fn sum_from_stdin_json_then_collect() {
             "10",
         ],
     );
-    // Provision through `edap task provision` (over HTTP) this time.
+    // Provision through `edap task provision` (over HTTP) this time: the Helper first,
+    // whose generated token goes to a 0600 file, then the Leader with that token and the
+    // Helper's dialect read from its aggregator API. No secret on the command line.
     let cfg =
         edap_core::messages::base64url(&prio::codec::Encode::get_encoded(&kp.config).unwrap());
-    let vk = edap_core::messages::base64url(&[9u8; 32]);
-    for (role, url) in [("helper", &agg.helper_url), ("leader", &agg.leader_url)] {
-        let mut args = vec![
+    let vk_file = agg.path("verify.key");
+    std::fs::write(&vk_file, edap_core::messages::base64url(&[9u8; 32])).unwrap();
+    let token_file = agg.path("helper-token");
+    let helper_api = format!("{}api", agg.helper_url);
+    let leader_api = format!("{}api", agg.leader_url);
+    let common = |api: &str, role: &str| -> Vec<String> {
+        [
             "task",
             "provision",
-            "--admin-url",
-            url,
+            "--api-url",
+            api,
             "--role",
             role,
             "--task",
             &task,
-            "--verify-key",
-            &vk,
+            "--verify-key-file",
+            &vk_file,
             "--collector-hpke-config",
             &cfg,
             "--schedule",
             r#"{"min_job_size": 1, "max_wait_secs": 1, "report_shards": 2}"#,
-        ];
-        if role == "leader" {
-            args.extend(["--collector-token", COLLECTOR_TOKEN]);
-        }
-        let out = agg.edap_with(
-            &args,
-            RunOpts {
-                env: vec![
-                    ("EDAP_ADMIN_TOKEN", ADMIN_TOKEN),
-                    ("EDAP_AGGREGATOR_TOKEN", AGG_TOKEN),
-                ],
-                ..Default::default()
-            },
-        );
-        let v: Value = serde_json::from_str(out.ok()).unwrap();
-        assert_eq!(v["role"], role);
-        assert!(!out.stdout.contains(COLLECTOR_TOKEN) && !out.stdout.contains(AGG_TOKEN));
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut args = common(&helper_api, "helper");
+    args.extend(["--token-out".to_string(), token_file.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = agg.edap_with(
+        &args,
+        RunOpts {
+            env: vec![("EDAP_API_TOKEN", API_TOKEN)],
+            ..Default::default()
+        },
+    );
+    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(v["role"], "Helper");
+    assert_eq!(
+        v["aggregator_auth_token"],
+        Value::Null,
+        "written to the file instead"
+    );
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(token.len(), 43, "32 random bytes, base64url");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut args = common(&leader_api, "leader");
+    args.extend([
+        "--aggregator-token-file".to_string(),
+        token_file.clone(),
+        "--helper-api-url".to_string(),
+        helper_api.clone(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = agg.edap_with(
+        &args,
+        RunOpts {
+            env: vec![
+                ("EDAP_API_TOKEN", API_TOKEN),
+                ("EDAP_COLLECTOR_TOKEN", COLLECTOR_TOKEN),
+            ],
+            ..Default::default()
+        },
+    );
+    let v: Value = serde_json::from_str(out.ok()).unwrap();
+    assert_eq!(v["role"], "Leader");
+    assert_eq!(v["helper_dialect"], "post", "from the Helper's features");
+    for secret in [COLLECTOR_TOKEN, API_TOKEN, token.as_str()] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
+    // Provisioning the Helper again is idempotent; it has no token to give any more.
+    let args = common(&helper_api, "helper");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let again = agg.edap_with(
+        &args,
+        RunOpts {
+            env: vec![("EDAP_API_TOKEN", API_TOKEN)],
+            ..Default::default()
+        },
+    );
+    assert!(
+        again.stderr.contains("already had this task"),
+        "{}",
+        again.stderr
+    );
+    // A wrong API token: a one-line error without the token.
+    let out = agg.edap_with(
+        &args,
+        RunOpts {
+            env: vec![("EDAP_API_TOKEN", "wrong-api-token")],
+            ..Default::default()
+        },
+    );
+    let e = out.error_line(&["wrong-api-token"]);
+    assert!(e.contains("401") || e.contains("Unauthorized"), "{e}");
     let values: Vec<u64> = (0..50).map(|i| (i * 37) % 1001).collect();
     let stdin = serde_json::to_string(
         &values
@@ -451,7 +520,27 @@ fn sum_from_stdin_json_then_collect() {
     assert_eq!(out.ok(), "accepted: 50\nrejected: 0\n");
     assert_eq!(agg.served_count("/reports"), 3);
     assert_eq!(agg.served_count("/hpke_config"), 2);
-    let v = collect_json(&agg, &task, &key, &["--start", &ts, "--duration", "1"]);
+    // An interval that is not aligned to the time precision is refused, not widened.
+    let out = agg.edap_with(
+        &[
+            "collect",
+            "--task",
+            &task,
+            "--key",
+            &key,
+            "--start",
+            &ts,
+            "--duration",
+            "1",
+        ],
+        RunOpts {
+            env: vec![("EDAP_COLLECTOR_TOKEN", COLLECTOR_TOKEN)],
+            ..Default::default()
+        },
+    );
+    let line = out.error_line(&[]);
+    assert!(line.contains("--duration 1 is not a multiple"), "{line}");
+    let v = collect_json(&agg, &task, &key, &["--start", &ts, "--duration", "3600"]);
     assert_eq!(v["report_count"], 50);
     assert_eq!(v["result"], values.iter().sum::<u64>());
     assert_eq!(v["interval"], json!({"start": t, "duration": 3600}));

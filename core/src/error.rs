@@ -145,6 +145,10 @@ pub enum Abort {
     /// A peer or storage failed; safe to retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The peer aggregator failed in a way that retrying will not fix (the request cannot
+    /// complete; the detail says why).
+    #[error("bad gateway: {0}")]
+    BadGateway(String),
     /// A bug or broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -204,6 +208,7 @@ impl Abort {
             Abort::Conflict(_) => 409,
             Abort::PayloadTooLarge(_) => 413,
             Abort::Unavailable(_) => 503,
+            Abort::BadGateway(_) => 502,
             Abort::Internal(_) => 500,
         }
     }
@@ -253,6 +258,7 @@ pub fn http_reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Error",
     }

@@ -15,6 +15,8 @@ pub enum Method {
     Put,
     /// DELETE
     Delete,
+    /// PATCH
+    Patch,
     /// Anything else.
     Other,
 }
@@ -27,6 +29,7 @@ impl Method {
             "POST" => Method::Post,
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
             _ => Method::Other,
         }
     }
@@ -38,6 +41,7 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
             Method::Other => "OPTIONS",
         }
     }
@@ -81,6 +85,8 @@ pub struct Request {
     pub headers: Headers,
     /// The body.
     pub body: Vec<u8>,
+    /// The URL scheme the request arrived with (`http` or `https`), when the server knows it.
+    pub scheme: Option<String>,
 }
 
 impl Request {
@@ -95,6 +101,7 @@ impl Request {
             query: query.to_string(),
             headers,
             body,
+            scheme: None,
         }
     }
 

@@ -4,11 +4,12 @@
 //! [`serve`] and [`alarm`]; neither has instance logic of its own.
 
 use crate::error::Abort;
+use crate::lifecycle;
 use crate::messages::TaskId;
 use crate::platform::Platform;
 use crate::roles::{helper, leader, AggJobReq, CollJobReq};
 use crate::store::{
-    batch_index, buckets, from_bytes, replay, report_shard, tasks, to_bytes, Kv, StoreError,
+    batch_index, buckets, from_bytes, replay, report_shard, tasks, to_bytes, ttl, Kv, StoreError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,46 @@ pub enum AlarmChange {
     Keep,
     /// Fire at this time (ms) unless an earlier alarm is set.
     Earliest(u64),
+    /// If no alarm is set, fire at this time (ms): the instance wrote entries that expire,
+    /// and its alarm (which reschedules itself to the next expiry) must exist.
+    Ensure(u64),
+}
+
+impl AlarmChange {
+    /// Both changes at once.
+    pub fn and(self, other: AlarmChange) -> AlarmChange {
+        use AlarmChange::*;
+        match (self, other) {
+            (Keep, x) | (x, Keep) => x,
+            (Earliest(a), Earliest(b)) => Earliest(a.min(b)),
+            (Earliest(a), Ensure(_)) | (Ensure(_), Earliest(a)) => Earliest(a),
+            (Ensure(a), Ensure(b)) => Ensure(a.min(b)),
+        }
+    }
+}
+
+/// What an envelope asks of an instance.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Op {
+    /// A request of the instance's kind (encoded).
+    Request(#[serde(with = "crate::store::bytes")] Vec<u8>),
+    /// The instance's task was deleted: delete everything now (the alarm runs at once and
+    /// deletes in batches, whatever an isolate's cached copy of the task says).
+    Purge,
+}
+
+/// Encodes an envelope: the instance it is addressed to and what it asks.
+pub fn envelope(instance: &Instance, op: &Op) -> Result<Vec<u8>, StoreError> {
+    to_bytes(&(instance, op))
+}
+
+/// What an alarm leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlarmOutcome {
+    /// When the alarm should fire next (ms), if ever.
+    pub next: Option<u64>,
+    /// The instance deleted all its state: the platform may drop its storage.
+    pub emptied: bool,
 }
 
 /// The answer of an instance to one request.
@@ -123,6 +164,10 @@ pub struct Served {
 }
 
 const IDENTITY_KEY: &[u8] = b"\0instance";
+
+/// The longest the task store's alarm sleeps while key pairs are held (ms): a change the
+/// alarm was not told about is picked up within this time.
+const KEY_CHECK_MS: u64 = 3_600_000;
 
 fn encode_answer<T: Serialize>(r: Result<T, StoreError>) -> Vec<u8> {
     let inner: Result<Vec<u8>, StoreError> = r.and_then(|v| to_bytes(&v));
@@ -144,9 +189,17 @@ pub fn error_answer(e: StoreError) -> Served {
     }
 }
 
-/// Decodes a request envelope into the instance it is addressed to and the request.
-pub fn open_envelope(envelope: &[u8]) -> Result<(Instance, Vec<u8>), StoreError> {
+/// Decodes a request envelope into the instance it is addressed to and what it asks.
+pub fn open_envelope(envelope: &[u8]) -> Result<(Instance, Op), StoreError> {
     from_bytes(envelope)
+}
+
+/// Whether the kind keeps entries in an expiry index ([`ttl`]) that its alarm deletes.
+fn has_ttl(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ReportShard | Kind::Replay | Kind::Buckets | Kind::BatchIndex
+    )
 }
 
 /// Whether requests to this kind are handled synchronously (no awaits, no other instance
@@ -158,16 +211,30 @@ pub fn is_sync(kind: Kind) -> bool {
 /// Runs one request inside an instance, decoding its envelope once. Synchronous kinds run
 /// through [`transaction`], so a failed request leaves the store as it was.
 pub async fn serve<P: Platform, K: Kv + Clone>(p: &P, kv: &mut K, envelope: &[u8]) -> Served {
-    let (inst, payload) = match open_envelope(envelope) {
+    let (inst, op) = match open_envelope(envelope) {
         Ok(x) => x,
         Err(e) => return error_answer(e),
     };
+    let payload = match op {
+        Op::Request(payload) => payload,
+        Op::Purge => return purge(kv, &inst, p.now_ms()).unwrap_or_else(error_answer),
+    };
     if is_sync(inst.kind) {
         let now = p.now_ms();
-        return transaction(kv, |kv| serve_sync(kv, &inst, &payload, now))
+        return transaction(kv, |kv| serve_sync(kv, &inst, &payload, now, false))
             .unwrap_or_else(error_answer);
     }
-    serve_async(p, kv, &inst, &payload).await
+    serve_async(p, kv, &inst, &payload, false).await
+}
+
+/// Answers [`Op::Purge`]: the instance expires now, and its alarm runs now.
+pub fn purge(kv: &mut impl Kv, inst: &Instance, now: u64) -> Result<Served, StoreError> {
+    remember_identity(kv, inst)?;
+    lifecycle::set_expiry(kv, 0)?;
+    Ok(Served {
+        body: ok_answer(&())?,
+        alarm: AlarmChange::Earliest(now),
+    })
 }
 
 /// Runs `f` and undoes its writes when it fails: the in-memory stand-in for a Durable
@@ -193,22 +260,45 @@ fn remember_identity(kv: &mut impl Kv, inst: &Instance) -> Result<(), StoreError
 
 /// Runs one request of a synchronous kind ([`is_sync`]). Any error is returned, not
 /// answered, so that the caller can roll the store back before answering it.
+/// `identity_known`: the platform knows this instance already stored its identity (a
+/// Durable Object remembers it between requests), which saves a read.
 pub fn serve_sync(
     kv: &mut impl Kv,
     inst: &Instance,
     payload: &[u8],
     now: u64,
+    identity_known: bool,
 ) -> Result<Served, StoreError> {
-    remember_identity(kv, inst)?;
+    if !identity_known {
+        remember_identity(kv, inst)?;
+    }
+    let mut tracked = crate::store::kv::Tracked::new(kv);
+    let kv = &mut tracked;
     let keep = AlarmChange::Keep;
     let (body, alarm) = match inst.kind {
-        Kind::Tasks => (ok_answer(&tasks::handle(kv, from_bytes(payload)?)?)?, keep),
+        Kind::Tasks => {
+            let req: tasks::TaskReq = from_bytes(payload)?;
+            // The rotation alarm looks again at once after a key change, and within an
+            // hour of any key read (so a deployment that predates rotation starts it).
+            let alarm = if tasks::touches_keys(&req) {
+                AlarmChange::Earliest(now)
+            } else if matches!(req, tasks::TaskReq::Keys { .. }) {
+                AlarmChange::Earliest(now.saturating_add(KEY_CHECK_MS))
+            } else {
+                keep
+            };
+            (ok_answer(&tasks::handle(kv, req)?)?, alarm)
+        }
         Kind::ReportShard => {
             let r = report_shard::handle(kv, from_bytes(payload)?)?;
             let alarm = match &r {
                 report_shard::ShardResp::Put {
                     alarm_at: Some(s), ..
-                } => AlarmChange::Earliest(s.saturating_mul(1000).max(now)),
+                }
+                | report_shard::ShardResp::Released { alarm_at: Some(s) }
+                | report_shard::ShardResp::Finished { alarm_at: Some(s) } => {
+                    AlarmChange::Earliest(s.saturating_mul(1000).max(now))
+                }
                 _ => keep,
             };
             (ok_answer(&r)?, alarm)
@@ -228,7 +318,21 @@ pub fn serve_sync(
             ))
         }
     };
+    // A request that wrote may have scheduled entries to expire: the instance needs an
+    // alarm, which then follows the expiry index by itself (see `alarm`). Checking within
+    // the hour spares this hot path a read of the index.
+    let alarm = if has_ttl(inst.kind) && tracked.wrote {
+        alarm.and(AlarmChange::Ensure(
+            now.saturating_add(lifecycle::GC_CHECK_SECS * 1000),
+        ))
+    } else {
+        alarm
+    };
     Ok(Served { body, alarm })
+}
+
+fn earliest(a: AlarmChange, at: u64) -> AlarmChange {
+    a.and(AlarmChange::Earliest(at))
 }
 
 /// Runs one request of an asynchronous kind (aggregation and collection jobs), whose
@@ -238,8 +342,9 @@ pub async fn serve_async<P: Platform>(
     kv: &mut impl Kv,
     inst: &Instance,
     payload: &[u8],
+    identity_known: bool,
 ) -> Served {
-    match serve_async_inner(p, kv, inst, payload).await {
+    match serve_async_inner(p, kv, inst, payload, identity_known).await {
         Ok(s) => s,
         Err(e) => error_answer(e),
     }
@@ -250,8 +355,11 @@ async fn serve_async_inner<P: Platform>(
     kv: &mut impl Kv,
     inst: &Instance,
     payload: &[u8],
+    identity_known: bool,
 ) -> Result<Served, StoreError> {
-    remember_identity(kv, inst)?;
+    if !identity_known {
+        remember_identity(kv, inst)?;
+    }
     let now = p.now_ms();
     let ms = |m: Option<u64>| m.map_or(AlarmChange::Keep, AlarmChange::Earliest);
     let (body, alarm) = match inst.kind {
@@ -296,21 +404,70 @@ async fn serve_async_inner<P: Platform>(
             ))
         }
     };
+    // A finished instance must wake up to be deleted (or to notice its task is gone).
+    let alarm = match lifecycle::expiry(kv)? {
+        Some(at) => earliest(
+            alarm,
+            at.min(now.saturating_add(p.config().gc_recheck_secs.saturating_mul(1000))),
+        ),
+        None => alarm,
+    };
     Ok(Served { body, alarm })
 }
 
-/// Runs an instance's alarm. Returns when it should fire next (ms), if ever.
-pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Option<u64> {
-    let inst: Instance = match kv.get(IDENTITY_KEY) {
-        Ok(Some(b)) => from_bytes(&b).ok()?,
-        _ => return None,
+/// Runs an instance's alarm: its kind's work, then deletion of what expired. An instance
+/// whose task no longer exists, or whose work finished and whose retention passed, deletes
+/// everything it holds ([`lifecycle`]).
+pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> AlarmOutcome {
+    let idle = AlarmOutcome {
+        next: None,
+        emptied: false,
     };
-    let task = inst.task?;
+    let inst: Instance = match kv.get(IDENTITY_KEY) {
+        Ok(Some(b)) => match from_bytes(&b) {
+            Ok(i) => i,
+            Err(_) => return idle,
+        },
+        _ => return idle,
+    };
+    let now = p.now_ms();
+    let retry = AlarmOutcome {
+        next: Some(now + 5_000),
+        emptied: false,
+    };
+    if inst.kind == Kind::Tasks {
+        return AlarmOutcome {
+            next: rotation_alarm(p, kv, now),
+            emptied: false,
+        };
+    }
+    let Some(task_id) = inst.task else {
+        return idle;
+    };
+    let task = match p.task(&task_id).await {
+        Ok(t) => t,
+        // Storage trouble: try again later rather than give up on the instance.
+        Err(_) => return retry,
+    };
+    let finished = lifecycle::expiry(kv).ok().flatten();
+    if task.is_none() || finished.is_some_and(|at| at <= now) {
+        return match lifecycle::purge_some(kv, lifecycle::PURGE_BATCH) {
+            Ok(true) => AlarmOutcome {
+                next: None,
+                emptied: true,
+            },
+            Ok(false) => AlarmOutcome {
+                next: Some(now + 1_000),
+                emptied: false,
+            },
+            Err(_) => retry,
+        };
+    }
     let result: Result<Option<u64>, Abort> = match inst.kind {
-        Kind::ReportShard => {
-            let shard = u32::from_be_bytes(inst.id.as_slice().try_into().ok()?);
-            leader::shard_alarm(p, kv, &task, shard).await
-        }
+        Kind::ReportShard => match shard_number(&inst.id) {
+            Some(shard) => leader::shard_alarm(p, kv, &task_id, shard).await,
+            None => Ok(None),
+        },
         Kind::AggJob => {
             if matches!(kv.get(b"L"), Ok(Some(_))) {
                 leader::agg_job::alarm(p, kv).await
@@ -321,11 +478,68 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Option<u64> {
         Kind::CollJob => leader::collect::alarm(p, kv).await,
         _ => Ok(None),
     };
-    match result {
+    let mut next = match result {
         Ok(next) => next,
-        // Unexpected failure: try again later rather than give up on the instance.
-        Err(_) => Some(p.now_ms() + 5_000),
+        Err(_) => Some(now + 5_000),
+    };
+    let mut add = |at: u64| next = Some(next.map_or(at, |n| n.min(at)));
+    if has_ttl(inst.kind) {
+        let now_secs = now / 1000;
+        let expired = match inst.kind {
+            Kind::ReportShard => report_shard::expire(kv, now_secs, lifecycle::EXPIRE_BATCH),
+            Kind::Replay => replay::expire(kv, now_secs, lifecycle::EXPIRE_BATCH),
+            Kind::Buckets => buckets::expire(kv, now_secs, lifecycle::EXPIRE_BATCH),
+            _ => batch_index::expire(kv, now_secs, lifecycle::EXPIRE_BATCH),
+        };
+        match expired {
+            Ok(n) if n as usize >= lifecycle::EXPIRE_BATCH => add(now + 1_000),
+            Ok(n) => {
+                if n > 0 {
+                    p.log(&crate::observe::Event::StateExpired {
+                        task: crate::observe::task(&task_id),
+                        kind: format!("{:?}", inst.kind),
+                        deleted: n,
+                    });
+                }
+                if let Ok(Some(at)) = ttl::next(kv) {
+                    add(at.saturating_mul(1000));
+                }
+            }
+            Err(_) => add(now + 5_000),
+        }
     }
+    if let Ok(Some(at)) = lifecycle::expiry(kv) {
+        add(at.min(now.saturating_add(p.config().gc_recheck_secs.saturating_mul(1000))));
+    }
+    AlarmOutcome {
+        next,
+        emptied: false,
+    }
+}
+
+/// The task store's alarm: one key rotation step; the next alarm (ms).
+fn rotation_alarm<P: Platform>(p: &P, kv: &mut impl Kv, now: u64) -> Option<u64> {
+    let default = &p.config().key_rotation;
+    match tasks::rotate_keys(kv, default, now / 1000) {
+        Ok((r, next)) => {
+            if !r.is_empty() {
+                p.log(&crate::observe::Event::KeysRotated {
+                    activated: r.activated,
+                    expired: r.expired,
+                    deleted: r.deleted,
+                    created: r.created,
+                });
+            }
+            next.map(|s| s.saturating_mul(1000).clamp(now + 1, now + KEY_CHECK_MS))
+        }
+        // Storage trouble: try again soon.
+        Err(_) => Some(now + 5_000),
+    }
+}
+
+/// The shard number of a numbered instance.
+fn shard_number(id: &[u8]) -> Option<u32> {
+    id.try_into().ok().map(u32::from_be_bytes)
 }
 
 #[cfg(test)]
@@ -346,8 +560,15 @@ mod tests {
             job: AggregationJobId([job; 16]),
             vdaf: VdafConfig::Prio3Count,
             deltas,
+            now: 0,
+            retention: crate::store::ttl::Retention {
+                time_precision: 1,
+                report_expiry_age: 100,
+            },
         };
-        transaction(kv, |kv| serve_sync(kv, &inst, &to_bytes(&req).unwrap(), 0))
+        transaction(kv, |kv| {
+            serve_sync(kv, &inst, &to_bytes(&req).unwrap(), 0, false)
+        })
     }
 
     #[test]
@@ -387,7 +608,8 @@ mod tests {
             status,
             BucketResp::Status {
                 inflight: 0,
-                count: 0
+                count: 0,
+                checksum: [0; 32],
             }
         );
     }

@@ -3,7 +3,7 @@
 //! configuration every participant rebuilds from `add_task` parameters. Shared by the
 //! aggregators' test API and the `edap interop` client and collector.
 
-use crate::api::admin::{parse_batch_mode, TaskConfigSpec};
+use crate::api::provision::{parse_batch_mode, TaskConfigSpec};
 use crate::messages::{TaskConfiguration, VdafConfig};
 use crate::vdaf::{AggregateResult, Measurement};
 use serde_json::{json, Value};

@@ -11,19 +11,24 @@
 
 pub mod api;
 pub mod codec;
+pub mod dp;
 pub mod error;
 pub mod hpke;
 pub mod http;
 pub mod instances;
 pub mod interop;
+pub mod lifecycle;
 pub mod media;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mem;
 pub mod messages;
+pub mod observe;
 pub mod platform;
 pub mod roles;
 pub mod store;
 pub mod task;
+pub mod taskprov;
+pub mod tokens;
 pub mod vdaf;
 
 pub use error::{Abort, DapErrorType, ProblemDocument};

@@ -6,8 +6,10 @@
 use crate::api;
 use crate::http::{FetchError, Method, OutboundRequest, Request, Response};
 use crate::instances::{self, AlarmChange, Instance};
+use crate::messages::TaskId;
 use crate::platform::{DeploymentConfig, Platform};
 use crate::store::{MemKv, StoreError};
+use crate::task::PeerDialect;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,11 +32,23 @@ pub struct Fault {
     pub lose_answers: u32,
 }
 
+/// A rule that answers some requests to a host instead of delivering them (for example
+/// 405 to one form of resource creation, to play a Helper that speaks only the other).
+pub type Filter = Box<dyn Fn(&OutboundRequest) -> Option<Response>>;
+
+/// A rule that changes the answers to some requests to a host after they were delivered
+/// (for example a truncated body: the peer did the work, the answer is unusable).
+pub type Mangler = Box<dyn Fn(&OutboundRequest, Response) -> Response>;
+
 /// The simulated network and clock shared by deployments.
 pub struct MemNetwork {
     clock: Cell<u64>,
     hosts: RefCell<Vec<(String, Weak<MemDeployment>)>>,
     faults: RefCell<HashMap<String, Fault>>,
+    filters: RefCell<HashMap<String, Filter>>,
+    manglers: RefCell<HashMap<String, Mangler>>,
+    /// Every answer delivered over the network, in order (for tests that inspect them).
+    pub answers: RefCell<Vec<Response>>,
     /// Requests sent, per host.
     pub requests: RefCell<HashMap<String, u64>>,
     /// Every request sent, in order (for tests that replay them).
@@ -48,6 +62,9 @@ impl MemNetwork {
             clock: Cell::new(now_ms),
             hosts: RefCell::new(Vec::new()),
             faults: RefCell::new(HashMap::new()),
+            filters: RefCell::new(HashMap::new()),
+            manglers: RefCell::new(HashMap::new()),
+            answers: RefCell::new(Vec::new()),
             requests: RefCell::new(HashMap::new()),
             sent: RefCell::new(Vec::new()),
         })
@@ -69,6 +86,9 @@ impl MemNetwork {
             net: Rc::downgrade(self),
             config,
             instances: RefCell::new(HashMap::new()),
+            logs: RefCell::new(Vec::new()),
+            dialects: RefCell::new(HashMap::new()),
+            responses: RefCell::new(Vec::new()),
         });
         self.hosts.borrow_mut().push((
             base_url.trim_end_matches('/').to_string(),
@@ -82,6 +102,20 @@ impl MemNetwork {
         self.faults
             .borrow_mut()
             .insert(host.trim_end_matches('/').to_string(), fault);
+    }
+
+    /// Answers requests to `host` that `filter` picks with its response (others pass).
+    pub fn set_filter(&self, host: &str, filter: Filter) {
+        self.filters
+            .borrow_mut()
+            .insert(host.trim_end_matches('/').to_string(), filter);
+    }
+
+    /// Passes the answers to requests to `host` through `mangler` once delivered.
+    pub fn set_mangler(&self, host: &str, mangler: Mangler) {
+        self.manglers
+            .borrow_mut()
+            .insert(host.trim_end_matches('/').to_string(), mangler);
     }
 
     /// Requests sent to `host` so far.
@@ -169,6 +203,12 @@ pub struct MemDeployment {
     net: Weak<MemNetwork>,
     config: DeploymentConfig,
     instances: RefCell<HashMap<String, Rc<RefCell<MemInstance>>>>,
+    /// Every structured log line, in order.
+    pub logs: RefCell<Vec<String>>,
+    dialects: RefCell<HashMap<TaskId, PeerDialect>>,
+    /// Every response this deployment's router gave to requests from outside (tests and
+    /// peers), in order.
+    pub responses: RefCell<Vec<Response>>,
 }
 
 fn key_of(i: &Instance) -> String {
@@ -183,7 +223,9 @@ impl MemDeployment {
 
     /// Handles an HTTP request, as the worker's fetch handler does.
     pub fn handle(&self, req: Request) -> Response {
-        futures::executor::block_on(api::handle(self, req))
+        let resp = futures::executor::block_on(api::handle(self, req));
+        self.responses.borrow_mut().push(resp.clone());
+        resp
     }
 
     /// Convenience: builds and handles a request.
@@ -204,6 +246,26 @@ impl MemDeployment {
     /// Number of state instances (for tests).
     pub fn instance_count(&self) -> usize {
         self.instances.borrow().len()
+    }
+
+    /// Stored keys per kind of state, over the instances of `task` (all tasks if `None`).
+    pub fn keys_by_kind(&self, task: Option<&TaskId>) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        let prefix = task.map(|t| format!(":{t}/"));
+        for (k, inst) in self.instances.borrow().iter() {
+            if prefix.as_ref().is_some_and(|p| !k.contains(p.as_str())) {
+                continue;
+            }
+            let kind = k.split(':').next().unwrap_or("").to_string();
+            let n = inst.try_borrow().map(|i| i.kv.len()).unwrap_or(0);
+            *out.entry(kind).or_insert(0) += n;
+        }
+        out
+    }
+
+    /// Stored keys over every instance of `task`.
+    pub fn task_keys(&self, task: &TaskId) -> usize {
+        self.keys_by_kind(Some(task)).values().sum()
     }
 
     fn due_alarms(&self, now: u64) -> Vec<(u64, String)> {
@@ -232,8 +294,8 @@ impl MemDeployment {
         let mut guard = inst.borrow_mut();
         guard.alarm = None;
         let MemInstance { kv, .. } = &mut *guard;
-        let next = futures::executor::block_on(instances::alarm(self, kv));
-        if let Some(t) = next {
+        let outcome = futures::executor::block_on(instances::alarm(self, kv));
+        if let Some(t) = outcome.next {
             guard.alarm = Some(guard.alarm.map_or(t, |a| a.min(t)));
         }
     }
@@ -250,6 +312,18 @@ impl Platform for MemDeployment {
 
     fn config(&self) -> &DeploymentConfig {
         &self.config
+    }
+
+    fn log(&self, event: &crate::observe::Event) {
+        self.logs.borrow_mut().push(event.to_json_line());
+    }
+
+    fn dialect_hint(&self, task: &TaskId) -> Option<PeerDialect> {
+        self.dialects.borrow().get(task).copied()
+    }
+
+    fn remember_dialect(&self, task: &TaskId, dialect: PeerDialect) {
+        self.dialects.borrow_mut().insert(*task, dialect);
     }
 
     // Holding the instance's borrow across the await is the point: like a Durable Object,
@@ -276,8 +350,10 @@ impl Platform for MemDeployment {
         let fut: Pin<Box<dyn Future<Output = instances::Served> + '_>> =
             Box::pin(instances::serve(self, kv, &envelope));
         let served = fut.await;
-        if let AlarmChange::Earliest(t) = served.alarm {
-            guard.alarm = Some(guard.alarm.map_or(t, |a| a.min(t)));
+        match served.alarm {
+            AlarmChange::Earliest(t) => guard.alarm = Some(guard.alarm.map_or(t, |a| a.min(t))),
+            AlarmChange::Ensure(t) => guard.alarm = Some(guard.alarm.unwrap_or(t)),
+            AlarmChange::Keep => {}
         }
         Ok(served.body)
     }
@@ -304,16 +380,27 @@ impl Platform for MemDeployment {
         if let Some(o) = outcome {
             return o;
         }
-        let request = Request::new(req.method, &path, req.headers, req.body);
+        let filtered = net.filters.borrow().get(&host).and_then(|f| f(&req));
+        if let Some(resp) = filtered {
+            net.answers.borrow_mut().push(resp.clone());
+            return Ok(resp);
+        }
+        let request = Request::new(req.method, &path, req.headers.clone(), req.body.clone());
         let fut: Pin<Box<dyn Future<Output = Response> + '_>> =
             Box::pin(api::handle(&*peer, request));
         let resp = fut.await;
+        let resp = match net.manglers.borrow().get(&host) {
+            Some(m) => m(&req, resp),
+            None => resp,
+        };
         let mut f = net.faults.borrow_mut();
         let entry = f.entry(host).or_default();
         if entry.lose_answers > 0 {
             entry.lose_answers -= 1;
             return Err(FetchError::Timeout);
         }
+        drop(f);
+        net.answers.borrow_mut().push(resp.clone());
         Ok(resp)
     }
 }

@@ -59,15 +59,20 @@ pub struct TaskLimits {
     pub max_time_precision: u64,
     /// Largest acceptable verification cost: length × (bits per entry) for vector VDAFs.
     pub max_vdaf_cost: u64,
+    /// Whether peer endpoints may be plain `http` URLs (development deployments only);
+    /// otherwise both endpoints must be `https`.
+    #[serde(default)]
+    pub allow_http_endpoints: bool,
 }
 
 impl Default for TaskLimits {
     fn default() -> Self {
         TaskLimits {
-            min_batch_size_floor: 10,
+            min_batch_size_floor: 100,
             max_vdaf_length: 100_000,
             max_time_precision: 7 * 24 * 3600,
             max_vdaf_cost: 4_000_000,
+            allow_http_endpoints: false,
         }
     }
 }
@@ -91,8 +96,13 @@ pub fn validate_config(config: &TaskConfiguration, limits: &TaskLimits) -> Resul
                 "{name} endpoint must be a non-empty ASCII URL"
             )));
         }
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(invalid(format!("{name} endpoint must be an http(s) URL")));
+        let https = url.starts_with("https://");
+        if !(https || (limits.allow_http_endpoints && url.starts_with("http://"))) {
+            return Err(invalid(if limits.allow_http_endpoints {
+                format!("{name} endpoint must be an http(s) URL")
+            } else {
+                format!("{name} endpoint must be an https URL")
+            }));
         }
     }
     if config.time_precision == 0 {
@@ -110,6 +120,11 @@ pub fn validate_config(config: &TaskConfiguration, limits: &TaskLimits) -> Resul
             config.min_batch_size,
             limits.min_batch_size_floor.max(1)
         )));
+    }
+    if !config.extensions.is_strictly_ordered() {
+        return Err(invalid(
+            "task extensions must be in strictly increasing order of type",
+        ));
     }
     for ext in config.extensions.iter() {
         if ext.extension_type != TASK_EXTENSION_TASK_INTERVAL {
@@ -330,6 +345,72 @@ pub struct AggregatorTask {
     /// Leader only: the header that carries `aggregator_auth_token` to the Helper.
     #[serde(default)]
     pub peer_auth: AuthHeader,
+    /// How long after the end of its time bucket a report is kept (seconds): older reports
+    /// are refused with `report_dropped`, and their replay records, buckets and jobs are
+    /// deleted.
+    #[serde(default = "default_report_expiry_age")]
+    pub report_expiry_age: u64,
+    /// Leader only: how resources are created at the Helper (see [`PeerDialect`]).
+    #[serde(default)]
+    pub helper_dialect: PeerDialect,
+    /// When the task stops accepting uploads (POSIX seconds): later uploads are refused
+    /// with `task_expired`. Operational state, not part of the configuration; set through
+    /// the aggregator API's `PATCH /tasks/{id}`.
+    #[serde(default)]
+    pub deactivate_at: Option<u64>,
+    /// Whether the task was provisioned in band (taskprov, [`crate::taskprov`]): its ID
+    /// derives from its configuration, its verification key from a peer's secret, and a
+    /// Leader advertises it to the Helper on every request.
+    #[serde(default)]
+    pub taskprov: bool,
+    /// Tokens replaced by a rotation and still accepted until their grace period ends
+    /// ([`crate::tokens`]).
+    #[serde(default)]
+    pub retired_tokens: Vec<crate::tokens::RetiredToken>,
+    /// Noise this aggregator adds to its aggregate share ([`crate::dp`]).
+    #[serde(default)]
+    pub dp_strategy: crate::dp::DpStrategy,
+}
+
+/// One week: the default [`AggregatorTask::report_expiry_age`].
+pub const DEFAULT_REPORT_EXPIRY_AGE: u64 = 7 * 24 * 3600;
+
+/// The longest [`AggregatorTask::report_expiry_age`] accepted: one year.
+pub const MAX_REPORT_EXPIRY_AGE: u64 = 366 * 24 * 3600;
+
+fn default_report_expiry_age() -> u64 {
+    DEFAULT_REPORT_EXPIRY_AGE
+}
+
+/// How a Leader creates aggregation jobs and aggregate shares at its Helper.
+///
+/// DAP-18 (section "Resource Creation") creates them with `POST` to a collection URL and a
+/// server-chosen ID; the deployed DAP-18 peers (Janus) still create them with `PUT` to a
+/// URL that carries an ID the Leader chose. Both carry the same messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerDialect {
+    /// Try `POST`; if the Helper answers 404 or 405 without a DAP problem document, use
+    /// `PUT` (and remember which form worked).
+    #[default]
+    Auto,
+    /// `POST /tasks/{task}/aggregation_jobs` and `POST .../aggregate_shares` (DAP-18).
+    Post,
+    /// `PUT /tasks/{task}/aggregation_jobs/{id}` and `PUT .../aggregate_shares/{id}`.
+    Put,
+}
+
+impl PeerDialect {
+    /// The dialect a peer speaks, from the `features` of its aggregator API (`GET /`):
+    /// `Post` if it lists `"PostResourceCreation"`, otherwise `Put`: a peer that does not
+    /// advertise it is a Janus-era peer that creates resources with `PUT`.
+    pub fn from_features(features: &[String]) -> PeerDialect {
+        if features.iter().any(|f| f == "PostResourceCreation") {
+            PeerDialect::Post
+        } else {
+            PeerDialect::Put
+        }
+    }
 }
 
 /// Which HTTP header carries a bearer token to the peer.
@@ -391,6 +472,9 @@ impl AggregatorTask {
             }
             _ => return Err(invalid("role must be leader or helper")),
         }
+        self.dp_strategy
+            .validate(&self.config.vdaf)
+            .map_err(|e| invalid(e.to_string()))?;
         let s = &self.schedule;
         if s.min_job_size == 0 || s.max_job_size < s.min_job_size {
             return Err(invalid("need 1 <= min_job_size <= max_job_size"));
@@ -401,6 +485,11 @@ impl AggregatorTask {
         if s.report_shards > 256 || s.bucket_shards > 256 || s.replay_shards > 256 {
             return Err(invalid("shard counts must be at most 256"));
         }
+        if self.report_expiry_age < 3600 || self.report_expiry_age > MAX_REPORT_EXPIRY_AGE {
+            return Err(invalid(format!(
+                "report_expiry_age must be between 3600 and {MAX_REPORT_EXPIRY_AGE} seconds"
+            )));
+        }
         Ok(())
     }
 
@@ -408,6 +497,22 @@ impl AggregatorTask {
     pub fn vdaf(&self) -> Prio3Instance {
         // validate() instantiated it once; configurations are immutable afterwards.
         Prio3Instance::for_dap(&self.config.vdaf).expect("validated VDAF configuration")
+    }
+
+    /// The POSIX second at which a report with wire time `time` (in time-precision units)
+    /// expires: the end of its time bucket plus [`Self::report_expiry_age`].
+    pub fn report_expires_at(&self, time: Time) -> u64 {
+        time.to_seconds(self.config.time_precision)
+            .saturating_add(self.config.time_precision)
+            .saturating_add(self.report_expiry_age)
+    }
+
+    /// What this task keeps and for how long ([`crate::store::ttl::Retention`]).
+    pub fn retention(&self) -> crate::store::ttl::Retention {
+        crate::store::ttl::Retention {
+            time_precision: self.config.time_precision,
+            report_expiry_age: self.report_expiry_age,
+        }
     }
 
     /// Target batch size for leader-selected batches.
@@ -517,8 +622,29 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_configs() {
-        let limits = TaskLimits::default();
+        let limits = TaskLimits {
+            min_batch_size_floor: 10,
+            ..TaskLimits::default()
+        };
         assert!(validate_config(&config(VdafConfig::Prio3Count), &limits).is_ok());
+        // Production limits refuse plain-http peers; development ones accept them.
+        let mut c = config(VdafConfig::Prio3Count);
+        c.helper_endpoint = "http://helper.example/".into();
+        assert!(validate_config(&c, &limits)
+            .unwrap_err()
+            .to_string()
+            .contains("https"));
+        let dev = TaskLimits {
+            allow_http_endpoints: true,
+            ..limits.clone()
+        };
+        assert!(validate_config(&c, &dev).is_ok());
+        c.helper_endpoint = "ftp://helper.example/".into();
+        assert!(validate_config(&c, &dev).is_err());
+        assert!(
+            TaskLimits::default().min_batch_size_floor >= 100,
+            "the default limits are production's"
+        );
         let mut c = config(VdafConfig::Prio3Count);
         c.min_batch_size = 1;
         assert!(validate_config(&c, &limits)
@@ -574,6 +700,20 @@ mod tests {
             check_report_time(&c, Time(109), now, 60),
             Err(ReportTooEarly)
         );
+    }
+
+    #[test]
+    fn peer_dialect_from_features() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            PeerDialect::from_features(&f(&["TokenHash", "PostResourceCreation"])),
+            PeerDialect::Post
+        );
+        assert_eq!(
+            PeerDialect::from_features(&f(&["TokenHash", "UploadMetrics"])),
+            PeerDialect::Put
+        );
+        assert_eq!(PeerDialect::from_features(&[]), PeerDialect::Put);
     }
 
     #[test]

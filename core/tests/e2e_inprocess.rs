@@ -145,21 +145,27 @@ fn time_interval_case(vdaf: VdafConfig) {
     env.aggregate();
     let stats = env.stats();
     assert_eq!(stats.get("aggregated"), Some(&23), "{stats:?}");
+    // The Helper found the bad proof and both bad ciphertexts; an unknown HPKE config ID
+    // is a decryption error (DAP-18 "Input Share Decryption").
     assert_eq!(
-        stats.get("rejected:vdaf_verify_error"),
+        stats.get("helper_rejected:vdaf_verify_error"),
         Some(&1),
         "{stats:?}"
     );
     assert_eq!(
-        stats.get("rejected:hpke_decrypt_error"),
-        Some(&1),
+        stats.get("helper_rejected:hpke_decrypt_error"),
+        Some(&2),
         "{stats:?}"
     );
-    assert_eq!(
-        stats.get("rejected:hpke_unknown_config_id"),
-        Some(&1),
-        "{stats:?}"
-    );
+    // Refusals at upload are counted by reason, with the task-interval ones told apart.
+    for (name, n) in [
+        ("upload_rejected:outdated_config", 1),
+        ("upload_rejected:report_too_early", 1),
+        ("upload_rejected:task_not_started", 1),
+        ("upload_rejected:report_replayed", 2),
+    ] {
+        assert_eq!(stats.get(name), Some(&n), "{name}: {stats:?}");
+    }
 
     env.net.set_fault(
         HELPER,
@@ -228,12 +234,12 @@ fn leader_selected_case(vdaf: VdafConfig) {
     env.aggregate();
     let stats = env.stats();
     assert_eq!(
-        stats.get("rejected:vdaf_verify_error"),
+        stats.get("helper_rejected:vdaf_verify_error"),
         Some(&1),
         "{stats:?}"
     );
     assert_eq!(
-        stats.get("rejected:hpke_decrypt_error"),
+        stats.get("helper_rejected:hpke_decrypt_error"),
         Some(&1),
         "{stats:?}"
     );

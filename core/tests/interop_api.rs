@@ -37,14 +37,7 @@ fn hpke(d: &MemDeployment) -> HpkeConfig {
 #[test]
 fn add_task_upload_collect() {
     let net = MemNetwork::new(START_MS);
-    let cfg = DeploymentConfig {
-        enable_test_api: true,
-        limits: edap_core::task::TaskLimits {
-            min_batch_size_floor: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let cfg = DeploymentConfig::development();
     let leader = net.deploy("http://leader:8080", cfg.clone());
     let helper = net.deploy("http://helper:8080", cfg);
     for d in [&leader, &helper] {
@@ -172,6 +165,16 @@ fn add_task_upload_collect() {
 fn test_api_is_off_unless_enabled() {
     let net = MemNetwork::new(START_MS);
     let d = net.deploy("http://x", DeploymentConfig::default());
+    let r = d.request(Method::Post, "/internal/test/ready", &[], b"{}".to_vec());
+    assert_eq!(r.status, 404);
+    // Enabling it is not enough outside a development deployment.
+    let d = net.deploy(
+        "http://y",
+        DeploymentConfig {
+            enable_test_api: true,
+            ..DeploymentConfig::default()
+        },
+    );
     let r = d.request(Method::Post, "/internal/test/ready", &[], b"{}".to_vec());
     assert_eq!(r.status, 404);
 }

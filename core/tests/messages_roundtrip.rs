@@ -811,35 +811,53 @@ fn duplicate_hpke_config_ids_are_refused() {
 }
 
 #[test]
-fn unsorted_or_repeated_extensions_are_refused() {
+fn unsorted_or_repeated_extensions_decode_as_received_and_are_flagged() {
     let sorted = raw_extensions(&[(1, b"a"), (2, b""), (0xffff, b"z")]);
     let decoded = Extensions::get_decoded(&sorted).unwrap();
     assert_eq!(decoded.types().collect::<Vec<_>>(), vec![1, 2, 0xffff]);
+    assert!(decoded.is_strictly_ordered());
     assert_eq!(enc(&decoded), sorted);
 
+    // Out-of-order lists decode as received, so that each receiver answers them with the
+    // error of its context (DAP-18: an invalid report, invalidMessage for an aggregation
+    // job, invalidExtension for a collection job).
     let unsorted = raw_extensions(&[(2, b""), (1, b"a")]);
-    assert!(Extensions::get_decoded(&unsorted).is_err());
     let repeated = raw_extensions(&[(1, b"a"), (1, b"a")]);
-    assert!(Extensions::get_decoded(&repeated).is_err());
     let repeated_apart = raw_extensions(&[(1, b"a"), (2, b""), (2, b"b")]);
-    assert!(Extensions::get_decoded(&repeated_apart).is_err());
+    for list in [&unsorted, &repeated, &repeated_apart] {
+        let e = Extensions::get_decoded(list).unwrap();
+        assert!(!e.is_strictly_ordered());
+        assert_eq!(&enc(&e), list, "re-encodes byte for byte");
+    }
 
-    // The same rule holds where extension lists are embedded.
+    // The same holds where extension lists are embedded.
     for list in [&unsorted, &repeated] {
         let mut md = [0u8; 24].to_vec();
         md.extend_from_slice(list);
-        assert!(ReportMetadata::get_decoded(&md).is_err());
+        let m = ReportMetadata::get_decoded(&md).unwrap();
+        assert!(!m.public_extensions.is_strictly_ordered());
         let pis = [list.clone(), vec![0, 0, 0, 1, 0xaa]].concat();
-        assert!(PlaintextInputShare::get_decoded(&pis).is_err());
+        let p = PlaintextInputShare::get_decoded(&pis).unwrap();
+        assert!(!p.private_extensions.is_strictly_ordered());
+        let cjr = [vec![2, 0, 0], vec![0, 0, 0, 0], list.clone()].concat();
+        let c = CollectionJobReq::get_decoded(&cjr).unwrap();
+        assert!(!c.extensions.is_strictly_ordered());
+        let ajir = [vec![0], vec![0, 0, 0, 0], list.clone()].concat();
+        let a = AggregationJobInitReq::get_decoded(&ajir).unwrap();
+        assert!(!a.extensions.is_strictly_ordered());
+        // A task whose configuration lists extensions out of order is refused.
         let tc = RawConfig {
             extensions: list.clone(),
             ..Default::default()
         };
-        assert!(tc.decode().is_err());
-        let cjr = [vec![2, 0, 0], vec![0, 0, 0, 0], list.clone()].concat();
-        assert!(CollectionJobReq::get_decoded(&cjr).is_err());
-        let ajir = [vec![0], vec![0, 0, 0, 0], list.clone()].concat();
-        assert!(AggregationJobInitReq::get_decoded(&ajir).is_err());
+        if let Ok(config) = tc.decode() {
+            let limits = edap_core::task::TaskLimits {
+                min_batch_size_floor: 1,
+                allow_http_endpoints: true,
+                ..Default::default()
+            };
+            assert!(edap_core::task::validate_config(&config, &limits).is_err());
+        }
     }
 
     // The constructor sorts, but refuses repeats.

@@ -23,8 +23,14 @@ fn paths(task: &TaskId) -> Vec<String> {
         format!("/tasks/{task}/aggregate_shares"),
         format!("/tasks/{task}/aggregate_shares/AAAAAAAAAAAAAAAAAAAAAA"),
         "/tasks/%%%/reports".into(),
-        "/admin/tasks".into(),
-        format!("/admin/tasks/{task}/stats"),
+        "/api/".into(),
+        "/api/tasks".into(),
+        format!("/api/tasks/{task}"),
+        format!("/api/tasks/{task}/metrics/uploads"),
+        "/api/task_ids?pagination_token=%%".into(),
+        "/api/hpke_configs".into(),
+        "/api/hpke_configs/1".into(),
+        "/api/taskprov/peer_aggregators".into(),
         "/internal/test/add_task".into(),
         "/nowhere".into(),
     ]
@@ -50,9 +56,9 @@ proptest! {
 
     #[test]
     fn no_panic_no_5xx(
-        which in 0usize..14,
-        method in 0u8..4,
-        media in 0usize..12,
+        which in 0usize..20,
+        method in 0u8..5,
+        media in 0usize..13,
         auth in 0u8..4,
         body_kind in 0u8..3,
         random_body in proptest::collection::vec(any::<u8>(), 0..300),
@@ -64,17 +70,20 @@ proptest! {
         }
         ENV.with(|env| {
             let path = &paths(&env.task_id)[which];
-            let m = [Method::Get, Method::Post, Method::Delete, Method::Put][method as usize];
+            let m = [Method::Get, Method::Post, Method::Delete, Method::Put, Method::Patch][method as usize];
             let mut headers: Vec<(String, String)> = Vec::new();
             if media < MediaType::ALL.len() {
                 headers.push(("content-type".into(), MediaType::ALL[media].as_str()));
             } else if media == 10 {
                 headers.push(("content-type".into(), "application/json".into()));
+            } else if media == 11 {
+                headers.push(("content-type".into(), edap_core::api::aggregator_api::MEDIA_TYPE.into()));
+                headers.push(("accept".into(), edap_core::api::aggregator_api::MEDIA_TYPE.into()));
             }
             match auth {
                 0 => headers.push(("authorization".into(), format!("Bearer {AGG_TOKEN}"))),
                 1 => headers.push(("authorization".into(), format!("Bearer {COLLECTOR_TOKEN}"))),
-                2 => headers.push(("authorization".into(), format!("Bearer {ADMIN_TOKEN}"))),
+                2 => headers.push(("authorization".into(), format!("Bearer {API_TOKEN}"))),
                 _ => {}
             }
             let body = match body_kind {

@@ -89,13 +89,16 @@ start_wrangler() {
     echo "start_wrangler: port $port is already in use" >&2
     return 1
   fi
-  mkdir -p "$persist_dir" "$(dirname "$logfile")"
+  (umask 077 && mkdir -p "$persist_dir") && chmod 700 "$persist_dir"
+  mkdir -p "$(dirname "$logfile")"
   rm -f "$pgid_file"
 
   # The inner bash becomes session and group leader (setsid), writes its pid - which is
   # then the process group id - and execs wrangler in place, so the pid stays the same.
+  # umask 077: the Durable Object databases wrangler writes hold private keys and tokens,
+  # so they are readable by their owner only.
   # shellcheck disable=SC2016 # expanded by the inner bash
-  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pgid_file" \
+  setsid bash -c 'umask 077; echo $$ > "$0"; exec "$@"' "$pgid_file" \
     "$wrangler" dev --local \
     --config "$config" \
     --ip 127.0.0.1 --port "$port" \

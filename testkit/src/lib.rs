@@ -7,16 +7,22 @@
 pub mod cli;
 pub mod http;
 pub mod interop;
+pub mod janus;
 pub mod procstat;
 pub mod proxy;
+pub mod workerd;
 
-use edap_core::api::admin::{TaskConfigSpec, TaskSpec};
+use edap_core::api::aggregator_api::types::{
+    AuthTokenJson, HpkeConfigJson, RoleJson, TokenHashJson,
+};
+use edap_core::api::aggregator_api::{PostTaskReq, TaskResp, MEDIA_TYPE};
+use edap_core::api::provision::TaskConfigSpec;
 use edap_core::hpke::HpkeKeypair;
 use edap_core::media::MediaType;
 use edap_core::messages::*;
 use edap_core::roles::client::Client;
 use edap_core::roles::collector::{self, Collection};
-use edap_core::task::AggregationSchedule;
+use edap_core::task::{AggregationSchedule, AuthHeader, Secret};
 use edap_core::vdaf::Measurement;
 use http::HttpResponse;
 use prio::codec::{Decode, Encode};
@@ -27,7 +33,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const ADMIN_TOKEN: &str = "e2e-admin-token";
+/// The aggregator API token of every instance (`AGGREGATOR_API_TOKENS`).
+pub const API_TOKEN: &str = "e2e-aggregator-api-token";
 pub const AGG_TOKEN: &str = "e2e-aggregator-token";
 pub const COLLECTOR_TOKEN: &str = "e2e-collector-token";
 
@@ -67,7 +74,8 @@ fn check_prerequisites() {
     );
 }
 
-/// One `wrangler dev --local` instance, stopped (by process group) when dropped.
+/// One aggregator instance under `wrangler dev --local` (or workerd itself, see
+/// [`Runtime`]), stopped (by process group) when dropped.
 pub struct Wrangler {
     pub name: String,
     pub port: u16,
@@ -77,7 +85,24 @@ pub struct Wrangler {
     log: PathBuf,
     state_dir: PathBuf,
     vars: Vec<String>,
+    /// The wrangler configuration (relative to the repository root) and the arguments
+    /// after the harness's own; `None`: the aggregators' (`wrangler.toml`, `--env dev`,
+    /// the aggregator API token).
+    config: Option<(String, Vec<String>)>,
     running: bool,
+    runtime: Runtime,
+    workerd: Option<workerd::Workerd>,
+}
+
+/// What serves an aggregator instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `wrangler dev --local --env dev`: the development server, its proxy in front of
+    /// workerd (what `scripts/dev` runs and most tests use).
+    WranglerDev,
+    /// `workerd` itself serving the bundle `wrangler deploy` uploads, without the proxy
+    /// (see [`workerd`]): what production runs, as the benchmark measures it.
+    Workerd,
 }
 
 fn wrangler_sh(state_dir: &Path, script: &str, args: &[String]) -> std::process::Output {
@@ -97,48 +122,151 @@ fn wrangler_sh(state_dir: &Path, script: &str, args: &[String]) -> std::process:
 impl Wrangler {
     /// Starts an instance; `vars` are extra `NAME:VALUE` deployment variables.
     pub fn start(name: &str, dir: &Path, vars: &[&str]) -> Wrangler {
+        Wrangler::start_on(name, dir, free_port(), vars)
+    }
+
+    /// Starts an instance on `port`.
+    pub fn start_on(name: &str, dir: &Path, port: u16, vars: &[&str]) -> Wrangler {
+        Wrangler::start_runtime(name, dir, port, vars, Runtime::WranglerDev)
+    }
+
+    /// Starts an instance on `port` under `runtime`.
+    pub fn start_runtime(
+        name: &str,
+        dir: &Path,
+        port: u16,
+        vars: &[&str],
+        runtime: Runtime,
+    ) -> Wrangler {
         let mut w = Wrangler {
             name: name.to_string(),
-            port: free_port(),
+            port,
             inspector_port: 0,
             persist: dir.join(format!("{name}-state")),
             log: dir.join(format!("{name}.log")),
             state_dir: dir.join("pgids"),
             vars: vars.iter().map(|v| v.to_string()).collect(),
+            config: None,
             running: false,
+            runtime,
+            workerd: None,
         };
         w.launch();
         w
     }
 
+    /// Starts another worker of the repository: `config` (e.g. `console/wrangler.toml`)
+    /// with `args` (e.g. `--env dev --var NAME:VALUE`), state in `dir/{name}-state`.
+    pub fn start_config(
+        name: &str,
+        dir: &Path,
+        port: u16,
+        config: &str,
+        args: &[String],
+    ) -> Wrangler {
+        let mut w = Wrangler {
+            name: name.to_string(),
+            port,
+            inspector_port: 0,
+            persist: dir.join(format!("{name}-state")),
+            log: dir.join(format!("{name}.log")),
+            state_dir: dir.join("pgids"),
+            vars: Vec::new(),
+            config: Some((config.to_string(), args.to_vec())),
+            running: false,
+            runtime: Runtime::WranglerDev,
+            workerd: None,
+        };
+        w.launch();
+        w
+    }
+
+    /// The directory `wrangler dev --persist-to` keeps this instance's state in.
+    pub fn persist_dir(&self) -> &Path {
+        &self.persist
+    }
+
     fn launch(&mut self) {
-        self.inspector_port = free_port();
-        let mut args = vec![
-            self.name.clone(),
-            "wrangler.toml".into(),
-            self.port.to_string(),
-            self.inspector_port.to_string(),
-            self.persist.display().to_string(),
-            self.log.display().to_string(),
-            "--var".into(),
-            format!("ADMIN_TOKEN:{ADMIN_TOKEN}"),
-        ];
-        for v in &self.vars {
-            args.push("--var".into());
-            args.push(v.clone());
+        if self.runtime == Runtime::Workerd {
+            match &mut self.workerd {
+                Some(w) => w.restart(),
+                None => {
+                    let token = format!("AGGREGATOR_API_TOKENS:{API_TOKEN}");
+                    let mut vars: Vec<&str> = vec![&token];
+                    vars.extend(self.vars.iter().map(String::as_str));
+                    let dir = self.persist.parent().unwrap_or(Path::new("."));
+                    self.workerd = Some(workerd::Workerd::start_on(
+                        &self.name, dir, self.port, &vars,
+                    ));
+                }
+            }
+            self.inspector_port = self.workerd.as_ref().map_or(0, |w| w.inspector_port);
+            self.running = true;
+            return;
         }
-        let out = wrangler_sh(&self.state_dir, "start_wrangler", &args);
-        assert!(
-            out.status.success(),
-            "starting {}: {}{}",
-            self.name,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // A start-up can lose a port to another process between `free_port` and wrangler's
+        // bind (its restart on the watcher's first event binds again), so a failed start is
+        // tried once more on fresh inspector ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.inspector_port = free_port();
+            let config = match &self.config {
+                Some((c, _)) => c.clone(),
+                None => "wrangler.toml".into(),
+            };
+            let mut args = vec![
+                self.name.clone(),
+                config,
+                self.port.to_string(),
+                self.inspector_port.to_string(),
+                self.persist.display().to_string(),
+                self.log.display().to_string(),
+            ];
+            match &self.config {
+                Some((_, extra)) => args.extend(extra.iter().cloned()),
+                None => args.extend([
+                    // The development environment of wrangler.toml (the top level is
+                    // production).
+                    "--env".into(),
+                    "dev".into(),
+                    "--var".into(),
+                    format!("AGGREGATOR_API_TOKENS:{API_TOKEN}"),
+                ]),
+            }
+            for v in &self.vars {
+                args.push("--var".into());
+                args.push(v.clone());
+            }
+            let out = wrangler_sh(&self.state_dir, "start_wrangler", &args);
+            if out.status.success() {
+                break;
+            }
+            let why = format!(
+                "starting {}: {}{}",
+                self.name,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                attempt < 2 && why.contains("exited during start-up"),
+                "{why}"
+            );
+            eprintln!("{why}\n(trying once more)");
+            wrangler_sh(
+                &self.state_dir,
+                "stop_wrangler",
+                std::slice::from_ref(&self.name),
+            );
+        }
         self.running = true;
     }
 
     pub fn stop(&mut self) {
+        if let Some(w) = &mut self.workerd {
+            w.stop();
+            self.running = false;
+        }
         if self.running {
             wrangler_sh(
                 &self.state_dir,
@@ -161,6 +289,9 @@ impl Wrangler {
         if !self.running {
             return None;
         }
+        if let Some(w) = &self.workerd {
+            return w.pgid();
+        }
         std::fs::read_to_string(self.state_dir.join(format!("{}.pgid", self.name)))
             .ok()?
             .trim()
@@ -174,6 +305,9 @@ impl Wrangler {
     }
 
     pub fn log(&self) -> String {
+        if let Some(w) = &self.workerd {
+            return w.log();
+        }
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -188,19 +322,26 @@ impl Wrangler {
             .unwrap_or_else(|e| panic!("{} {path} on {}: {e}", method, self.name))
     }
 
-    pub fn admin(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> HttpResponse {
+    /// An aggregator API request (`path` under `/api`) with the token, Accept and, with a
+    /// body, Content-Type.
+    pub fn api(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> HttpResponse {
         let body = body
             .map(|v| serde_json::to_vec(&v).unwrap())
             .unwrap_or_default();
-        self.request(
-            method,
-            path,
-            &[
-                ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
-                ("content-type", "application/json"),
-            ],
-            &body,
-        )
+        let auth = format!("Bearer {API_TOKEN}");
+        let mut h = vec![("authorization", auth.as_str()), ("accept", MEDIA_TYPE)];
+        if !body.is_empty() {
+            h.push(("content-type", MEDIA_TYPE));
+        }
+        self.request(method, &format!("/api{path}"), &h, &body)
+    }
+
+    /// The Leader's raw counters for a task (the `counters` of its upload metrics).
+    pub fn counters(&self, task_id: &TaskId) -> BTreeMap<String, u64> {
+        let r = self.api("GET", &format!("/tasks/{task_id}/metrics/uploads"), None);
+        assert_eq!(r.status, 200, "metrics: {}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        serde_json::from_value(v["counters"].clone()).unwrap()
     }
 
     pub fn url(&self) -> String {
@@ -243,14 +384,42 @@ impl Cluster {
 
     /// Starts a cluster whose Helper gets extra deployment variables.
     pub fn start_with(label: &str, helper_vars: &[&str]) -> Cluster {
+        Cluster::start_runtime(
+            label,
+            helper_vars,
+            Runtime::WranglerDev,
+            &std::env::temp_dir(),
+        )
+    }
+
+    /// Starts a cluster under `runtime`, its state and logs in a new directory under `base`.
+    pub fn start_runtime(
+        label: &str,
+        helper_vars: &[&str],
+        runtime: Runtime,
+        base: &Path,
+    ) -> Cluster {
         check_prerequisites();
         let n = CLUSTERS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("edap-e2e-{}-{label}-{n}", std::process::id()));
+        let dir = base.join(format!("edap-e2e-{}-{label}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let leader = Wrangler::start(&format!("{label}-leader"), &dir, &[]);
-        let helper = Wrangler::start(&format!("{label}-helper"), &dir, helper_vars);
-        let proxy = Proxy::start(helper.port);
+        let leader =
+            Wrangler::start_runtime(&format!("{label}-leader"), &dir, free_port(), &[], runtime);
+        // The proxy first: the Helper's DAP URL, as the Leader and the tasks name it, is the
+        // proxy's.
+        let helper_port = free_port();
+        let proxy = Proxy::start(helper_port);
+        let dap_url = format!("DAP_URL:http://127.0.0.1:{}/", proxy.port);
+        let mut vars = vec![dap_url.as_str()];
+        vars.extend_from_slice(helper_vars);
+        let helper = Wrangler::start_runtime(
+            &format!("{label}-helper"),
+            &dir,
+            helper_port,
+            &vars,
+            runtime,
+        );
         Cluster {
             leader,
             helper,
@@ -282,6 +451,32 @@ impl Cluster {
         min_batch_size: u64,
         window: Option<(u64, u64)>,
     ) -> TestTask {
+        self.task_opts(
+            vdaf,
+            mode,
+            schedule,
+            TaskOptions {
+                min_batch_size,
+                window,
+                ..TaskOptions::default()
+            },
+        )
+    }
+
+    /// Provisions a task with every option.
+    pub fn task_opts(
+        &self,
+        vdaf: VdafConfig,
+        mode: BatchMode,
+        schedule: AggregationSchedule,
+        opts: TaskOptions,
+    ) -> TestTask {
+        let TaskOptions {
+            min_batch_size,
+            window,
+            helper_dialect,
+            time_precision,
+        } = opts;
         static INFO: AtomicU32 = AtomicU32::new(0);
         let spec = TaskConfigSpec {
             task_info: format!(
@@ -291,7 +486,7 @@ impl Cluster {
             ),
             leader_endpoint: self.leader.url(),
             helper_endpoint: self.helper_url(),
-            time_precision: 3600,
+            time_precision,
             min_batch_size,
             batch_mode: mode.as_str().into(),
             vdaf,
@@ -301,31 +496,50 @@ impl Cluster {
         let collector_key =
             HpkeKeypair::generate(HpkeConfigId(1), HpkeKemId::X25519_HKDF_SHA256).unwrap();
         let verify_key = base64url(&edap_core::rand::array::<32>());
+        let config = spec.to_config().unwrap();
+        let encoded = base64url(&config.get_encoded().unwrap());
         let mut task_id = None;
-        for (w, role) in [(&self.leader, "leader"), (&self.helper, "helper")] {
-            let spec = TaskSpec {
-                role: role.into(),
-                config: Some(spec.clone()),
-                vdaf_verify_key: verify_key.clone(),
-                collector_hpke_config: base64url(&collector_key.config.get_encoded().unwrap()),
-                aggregator_auth_token: Some(AGG_TOKEN.into()),
-                collector_auth_token: (role == "leader").then(|| COLLECTOR_TOKEN.into()),
-                schedule: Some(schedule.clone()),
-                ..Default::default()
-            };
-            let r = w.admin(
-                "POST",
-                "/admin/tasks",
-                Some(serde_json::to_value(&spec).unwrap()),
+        // Janus's fields only, the Helper first: each aggregator builds the configuration
+        // from its DAP URL (the Leader's from the Host header, the Helper's from DAP_URL).
+        for (w, role) in [
+            (&self.helper, RoleJson::Helper),
+            (&self.leader, RoleJson::Leader),
+        ] {
+            let mut req = post_task_req(&config, role, &verify_key, &collector_key);
+            // The ID `edap task new` and the JS package derive from the parameters (the
+            // taskprov rule), rather than Janus's SHA-256 of the verify key.
+            req.task_id = Some(edap_core::task::derive_task_id(&config).unwrap());
+            req.schedule = Some(schedule.clone());
+            req.aggregator_auth_token =
+                Some(AuthTokenJson::new(AuthHeader::Bearer, AGG_TOKEN.into()));
+            if role == RoleJson::Leader {
+                req.collector_auth_token_hash = Some(TokenHashJson::of(&AuthTokenJson::new(
+                    AuthHeader::Bearer,
+                    COLLECTOR_TOKEN.into(),
+                )));
+                req.helper_dialect = helper_dialect;
+            }
+            let r = w.api("POST", "/tasks", Some(serde_json::to_value(&req).unwrap()));
+            assert_eq!(r.status, 200, "provisioning on {role:?}: {}", r.text());
+            let t: TaskResp = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(
+                t.task_config, encoded,
+                "{role:?} built a different configuration"
             );
-            assert_eq!(r.status, 201, "provisioning on {role}: {}", r.text());
-            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-            task_id = Some(TaskId::from_base64url(v["task_id"].as_str().unwrap()).unwrap());
+            task_id = Some(t.task_id);
         }
         let task_id = task_id.unwrap();
-        let config = spec.to_config().unwrap();
         let hpke = |port: u16| {
-            let r = http::request(port, "GET", "/hpke_config", &[], &[]).unwrap();
+            // A GET, so safe to repeat: a loaded machine sometimes drops a connection.
+            let mut attempt = 0;
+            let r = loop {
+                attempt += 1;
+                match http::request(port, "GET", "/hpke_config", &[], &[]) {
+                    Ok(r) => break r,
+                    Err(e) if attempt >= 5 => panic!("hpke_config on port {port}: {e}"),
+                    Err(_) => std::thread::sleep(Duration::from_millis(500)),
+                }
+            };
             assert_eq!(r.status, 200, "hpke_config: {}", r.text());
             let list = HpkeConfigList::get_decoded(&r.body).unwrap();
             edap_core::roles::client::choose_config(&list)
@@ -345,6 +559,28 @@ impl Cluster {
             client,
             collector_key,
             leader_port: self.leader.port,
+        }
+    }
+}
+
+/// Options of [`Cluster::task_opts`].
+#[derive(Clone, Debug)]
+pub struct TaskOptions {
+    pub min_batch_size: u64,
+    pub window: Option<(u64, u64)>,
+    /// The Leader's `helper_dialect` (`None`: the API's default, auto).
+    pub helper_dialect: Option<edap_core::task::PeerDialect>,
+    /// Seconds per time unit.
+    pub time_precision: u64,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions {
+            min_batch_size: 10,
+            window: None,
+            helper_dialect: None,
+            time_precision: 3600,
         }
     }
 }
@@ -401,17 +637,22 @@ impl TestTask {
         refused
     }
 
+    /// The Leader's raw counters (the `counters` of the task's upload metrics).
     pub fn stats(&self) -> BTreeMap<String, u64> {
         let r = http::request(
             self.leader_port,
             "GET",
-            &format!("/admin/tasks/{}/stats", self.task_id),
-            &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+            &format!("/api/tasks/{}/metrics/uploads", self.task_id),
+            &[
+                ("authorization", &format!("Bearer {API_TOKEN}")),
+                ("accept", MEDIA_TYPE),
+            ],
             &[],
         )
         .unwrap();
         assert_eq!(r.status, 200, "stats: {}", r.text());
-        serde_json::from_slice(&r.body).unwrap()
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        serde_json::from_value(v["counters"].clone()).unwrap()
     }
 
     /// Waits (bounded) until `n` reports reached a final state at the Leader.
@@ -423,7 +664,8 @@ impl TestTask {
                 .iter()
                 .filter(|(k, _)| {
                     *k == "aggregated"
-                        || (k.starts_with("rejected:") && *k != "rejected:report_replayed")
+                        || k.starts_with("rejected:")
+                        || k.starts_with("helper_rejected:")
                 })
                 .map(|(_, v)| v)
                 .sum();
@@ -444,11 +686,33 @@ impl TestTask {
 
     /// Creates a collection job and polls it (bounded) until it has a result or fails.
     pub fn collect(&self, query: Query, timeout: Duration) -> Result<Collection, String> {
+        self.collect_as(query, timeout, None)
+    }
+
+    /// Like [`Self::collect`], creating the job with `PUT` to a Collector-chosen ID (the
+    /// form deployed Collectors speak) instead of DAP-18's `POST`.
+    pub fn collect_put(&self, query: Query, timeout: Duration) -> Result<Collection, String> {
+        self.collect_as(query, timeout, Some(CollectionJobId::random()))
+    }
+
+    fn collect_as(
+        &self,
+        query: Query,
+        timeout: Duration,
+        put_id: Option<CollectionJobId>,
+    ) -> Result<Collection, String> {
         let req = collector::collection_job_req(query);
+        let (method, path) = match put_id {
+            Some(id) => (
+                "PUT",
+                format!("/tasks/{}/collection_jobs/{id}", self.task_id),
+            ),
+            None => ("POST", format!("/tasks/{}/collection_jobs", self.task_id)),
+        };
         let r = http::request(
             self.leader_port,
-            "POST",
-            &format!("/tasks/{}/collection_jobs", self.task_id),
+            method,
+            &path,
             &[
                 ("content-type", &MediaType::CollectionJobReq.as_str()),
                 ("authorization", &format!("Bearer {COLLECTOR_TOKEN}")),
@@ -459,7 +723,14 @@ impl TestTask {
         if r.status >= 400 {
             return Err(r.problem_type().unwrap_or_else(|| r.text()));
         }
-        let location = r.header("location").expect("Location").to_string();
+        if put_id.is_some() {
+            // The PUT form's Collectors require exactly 201.
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+        let location = match put_id {
+            Some(_) => path,
+            None => r.header("location").expect("Location").to_string(),
+        };
         let deadline = Instant::now() + timeout;
         let mut body = r.body;
         while body.is_empty() {
@@ -490,6 +761,43 @@ impl TestTask {
     pub fn current_interval(&self) -> Interval {
         let p = self.config.time_precision;
         Interval::new(now_secs() / p - 1, 3)
+    }
+}
+
+/// The `POST /tasks` of a configuration in Janus's fields only (no tokens, no extension
+/// field): what a Janus control plane sends.
+pub fn post_task_req(
+    config: &TaskConfiguration,
+    role: RoleJson,
+    verify_key: &str,
+    collector_key: &HpkeKeypair,
+) -> PostTaskReq {
+    let interval = config.task_interval();
+    PostTaskReq {
+        peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
+            config.helper_endpoint.clone()
+        } else {
+            config.leader_endpoint.clone()
+        }),
+        batch_mode: Some(config.batch_mode.into()),
+        aggregation_mode: None,
+        vdaf: Some((&config.vdaf).into()),
+        role,
+        vdaf_verify_key: Secret(verify_key.to_string()),
+        task_info: Some(base64url(&config.task_info)),
+        task_start: interval.map(|i| i.start.0),
+        task_duration: interval.map(|i| i.duration.0),
+        min_batch_size: Some(config.min_batch_size),
+        time_precision: Some(config.time_precision),
+        collector_hpke_config: HpkeConfigJson::from(&collector_key.config),
+        aggregator_auth_token: None,
+        collector_auth_token_hash: None,
+        task_id: None,
+        task_config: None,
+        schedule: None,
+        helper_dialect: None,
+        report_expiry_age: None,
+        aggregator_auth_token_hash: None,
     }
 }
 

@@ -77,7 +77,7 @@ impl ClientRole {
                 .report(&measurement, time)
                 .map_err(|e| Error::Protocol(format!("cannot build the report: {e}")))?;
             let id = report.metadata.report_id;
-            let posted = post_reports(&self.http, &url, vec![report])?;
+            let posted = post_reports(&self.http, &url, None, vec![report])?;
             let refused = posted
                 .errors
                 .status

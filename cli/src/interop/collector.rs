@@ -150,6 +150,7 @@ impl CollectorRole {
             &id,
             &req,
             Auth::DapAuthToken(&task.token),
+            None,
         )?;
         let handle = base64url(&edap_core::rand::array::<16>());
         self.state().jobs.insert(

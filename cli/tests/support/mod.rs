@@ -9,14 +9,13 @@
 //! Every wait is bounded; a child still running after [`CHILD_TIMEOUT`] is killed.
 #![allow(dead_code)]
 
-use edap_core::api::admin::TaskSpec;
+use edap_core::api::aggregator_api::MEDIA_TYPE;
 use edap_core::hpke::HpkeKeypair;
 use edap_core::http::{Headers, Method, Request, Response};
 use edap_core::mem::{MemDeployment, MemNetwork};
 use edap_core::messages::{base64url, TaskId};
 use edap_core::platform::DeploymentConfig;
 use edap_core::task::{AggregationSchedule, TokenHash};
-use prio::codec::Encode;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -26,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const API_TOKEN: &str = "test-aggregator-api-token";
 pub const AGG_TOKEN: &str = "test-leader-to-helper-token";
 pub const COLLECTOR_TOKEN: &str = "test-collector-token-s3cret";
 /// Longest a single `edap` run may take.
@@ -49,7 +48,7 @@ fn now_ms() -> u64 {
 pub use edap_testkit::cli::{Out, TempDir};
 
 /// Secrets no `edap` output may contain.
-pub const SECRETS: &[&str] = &[COLLECTOR_TOKEN, ADMIN_TOKEN];
+pub const SECRETS: &[&str] = &[COLLECTOR_TOKEN, API_TOKEN];
 
 /// A scratch directory under the target directory, removed on drop.
 pub fn temp_dir(name: &str) -> TempDir {
@@ -78,7 +77,9 @@ fn run_child(
     cmd.args(args)
         .env("XDG_CACHE_HOME", cache)
         .env_remove("EDAP_COLLECTOR_TOKEN")
-        .env_remove("EDAP_ADMIN_TOKEN")
+        .env_remove("EDAP_API_TOKEN")
+        .env_remove("EDAP_VERIFY_KEY")
+        .env_remove("EDAP_HELPER_API_TOKEN")
         .env_remove("EDAP_AGGREGATOR_TOKEN")
         .env("COLUMNS", "60")
         .stdin(if opts.stdin.is_some() {
@@ -157,8 +158,9 @@ pub struct Aggregators {
 
 fn deployment_config() -> DeploymentConfig {
     DeploymentConfig {
-        admin_token_hash: Some(TokenHash::of(ADMIN_TOKEN)),
-        ..Default::default()
+        api_token_hashes: vec![TokenHash::of(API_TOKEN)],
+        enable_test_api: false,
+        ..DeploymentConfig::development()
     }
 }
 
@@ -250,10 +252,6 @@ fn write_response(stream: &mut TcpStream, r: &Response) -> std::io::Result<()> {
 pub fn test_api_config() -> DeploymentConfig {
     DeploymentConfig {
         enable_test_api: true,
-        limits: edap_core::task::TaskLimits {
-            min_batch_size_floor: 1,
-            ..Default::default()
-        },
         ..deployment_config()
     }
 }
@@ -361,35 +359,35 @@ impl Aggregators {
             .count()
     }
 
-    /// Provisions the task file's task on both aggregators through the admin API,
-    /// in-process. Returns the task ID.
+    /// Provisions the task file's task on both aggregators through the aggregator API,
+    /// in-process (the exact configuration as `task_config`, the Helper first). Returns
+    /// the task ID.
     pub fn provision(&self, task_file: &str, collector: &HpkeKeypair) -> TaskId {
         let f: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(task_file).unwrap()).unwrap();
         let verify_key = base64url(&edap_core::rand::array::<32>());
-        let collector_cfg = base64url(&collector.config.get_encoded().unwrap());
+        let c = &collector.config;
         let mut id = None;
-        for (d, role) in [(&self.leader, "leader"), (&self.helper, "helper")] {
-            let spec = TaskSpec {
-                role: role.into(),
-                task_config: Some(f["task_config"].as_str().unwrap().to_string()),
-                task_id: Some(f["task_id"].as_str().unwrap().to_string()),
-                vdaf_verify_key: verify_key.clone(),
-                collector_hpke_config: collector_cfg.clone(),
-                aggregator_auth_token: Some(AGG_TOKEN.into()),
-                collector_auth_token: (role == "leader").then(|| COLLECTOR_TOKEN.into()),
-                schedule: Some(schedule()),
-                ..Default::default()
-            };
-            let r = admin(
-                d,
-                Method::Post,
-                "/admin/tasks",
-                Some(serde_json::to_value(&spec).unwrap()),
-            );
+        for (d, role) in [(&self.helper, "Helper"), (&self.leader, "Leader")] {
+            let mut req = serde_json::json!({
+                "role": role,
+                "task_id": f["task_id"],
+                "task_config": f["task_config"],
+                "vdaf_verify_key": verify_key,
+                "collector_hpke_config": {"id": c.id.0, "kem_id": "X25519HkdfSha256",
+                    "kdf_id": "HkdfSha256", "aead_id": "Aes128Gcm",
+                    "public_key": base64url(&c.public_key)},
+                "aggregator_auth_token": {"type": "Bearer", "token": AGG_TOKEN},
+                "schedule": schedule(),
+            });
+            if role == "Leader" {
+                req["collector_auth_token_hash"] = serde_json::json!({"type": "Bearer",
+                    "hash": base64url(&TokenHash::of(COLLECTOR_TOKEN).0)});
+            }
+            let r = api(d, Method::Post, "/api/tasks", Some(req));
             assert_eq!(
                 r.status,
-                201,
+                200,
                 "provisioning: {}",
                 String::from_utf8_lossy(&r.body)
             );
@@ -399,35 +397,54 @@ impl Aggregators {
         id.unwrap()
     }
 
-    /// Makes both aggregators advertise a P-256 HPKE config (through the admin API). In
-    /// unoptimized builds P-256 sealing and opening is about 2.5 times faster than X25519,
-    /// which matters for tests with a thousand reports.
+    /// Makes both aggregators advertise only a P-256 HPKE config (a new key pair made
+    /// active, the old one expired). In unoptimized builds P-256 sealing and opening is
+    /// about 2.5 times faster than X25519, which matters for tests with a thousand reports.
     pub fn advertise_p256(&self) {
         for d in [&self.leader, &self.helper] {
-            let r = admin(
+            let old: serde_json::Value =
+                serde_json::from_slice(&api(d, Method::Get, "/api/hpke_configs", None).body)
+                    .unwrap();
+            let r = api(
                 d,
-                Method::Post,
-                "/admin/hpke_configs",
-                Some(serde_json::json!({"kem": "p256"})),
+                Method::Put,
+                "/api/hpke_configs",
+                Some(serde_json::json!({"kem_id": "P256HkdfSha256"})),
             );
             assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+            let new: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            let patch = |id: &serde_json::Value, state: &str| {
+                let r = api(
+                    d,
+                    Method::Patch,
+                    &format!("/api/hpke_configs/{id}"),
+                    Some(serde_json::json!({ "state": state })),
+                );
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            };
+            patch(&new["config"]["id"], "active");
+            for k in old.as_array().unwrap() {
+                patch(&k["config"]["id"], "expired");
+            }
         }
     }
 
-    /// The Leader's counters for a task.
+    /// The Leader's counters for a task (the `counters` of its upload metrics).
     pub fn stats(&self, task: &TaskId) -> BTreeMap<String, u64> {
-        let r = admin(
+        let r = api(
             &self.leader,
             Method::Get,
-            &format!("/admin/tasks/{task}/stats"),
+            &format!("/api/tasks/{task}/metrics/uploads"),
             None,
         );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        serde_json::from_slice(&r.body).unwrap()
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        serde_json::from_value(v["counters"].clone()).unwrap()
     }
 }
 
-pub fn admin(
+/// An aggregator API request with the token, Accept and (with a body) Content-Type.
+pub fn api(
     d: &MemDeployment,
     method: Method,
     path: &str,
@@ -436,15 +453,12 @@ pub fn admin(
     let body = body
         .map(|v| serde_json::to_vec(&v).unwrap())
         .unwrap_or_default();
-    d.request(
-        method,
-        path,
-        &[
-            ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
+    let auth = format!("Bearer {API_TOKEN}");
+    let mut h = vec![("authorization", auth.as_str()), ("accept", MEDIA_TYPE)];
+    if !body.is_empty() {
+        h.push(("content-type", MEDIA_TYPE));
+    }
+    d.request(method, path, &h, body)
 }
 
 /// Generates a collector key file with `edap hpke-keygen` and loads it.

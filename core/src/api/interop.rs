@@ -3,12 +3,16 @@
 //! (`ENABLE_TEST_API`); it provisions tasks without authentication, so production
 //! deployments leave it off. Every recognized command answers 200 with a JSON `status`.
 
-use crate::api::admin::{provision, TaskSpec};
+use crate::api::provision::provision;
 use crate::error::Abort;
 use crate::http::{Method, Request, Response};
 use crate::interop;
+use crate::messages::{HpkeConfig, Role, TaskId};
 use crate::platform::Platform;
-use crate::task::{AggregationSchedule, AuthHeader};
+use crate::task::{
+    AggregationSchedule, AggregatorTask, AuthHeader, Secret, TokenHash, DEFAULT_REPORT_EXPIRY_AGE,
+};
+use prio::codec::Decode;
 use serde_json::{json, Value};
 
 fn error(msg: impl std::fmt::Display) -> Response {
@@ -22,7 +26,7 @@ pub async fn handle<P: Platform>(
     method: Method,
     command: &[&str],
 ) -> Result<Response, Abort> {
-    if !p.config().enable_test_api {
+    if !p.config().test_api_enabled() {
         return Err(Abort::NotFound(
             "the test API is not enabled on this deployment".into(),
         ));
@@ -54,33 +58,59 @@ pub async fn handle<P: Platform>(
 
 async fn add_task<P: Platform>(p: &P, body: &Value) -> Result<(), String> {
     let s = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
-    let role = s("role").ok_or("missing role")?;
+    let role = match s("role").as_deref() {
+        Some("leader") => Role::Leader,
+        Some("helper") => Role::Helper,
+        _ => return Err("role must be \"leader\" or \"helper\"".into()),
+    };
     let config = interop::task_config(body)?;
-    let config_b64 = crate::messages::base64url(
-        &prio::codec::Encode::get_encoded(&config).map_err(|e| e.to_string())?,
-    );
-    let spec = TaskSpec {
-        role: role.clone(),
-        task_config: Some(config_b64),
-        task_id: Some(s("task_id").ok_or("missing task_id")?),
-        vdaf_verify_key: s("vdaf_verify_key").ok_or("missing vdaf_verify_key")?,
-        collector_hpke_config: s("collector_hpke_config").ok_or("missing collector_hpke_config")?,
-        aggregator_auth_token: Some(
-            s("leader_authentication_token").ok_or("missing leader_authentication_token")?,
-        ),
-        collector_auth_token: s("collector_authentication_token"),
+    let task_id = TaskId::from_base64url(&s("task_id").ok_or("missing task_id")?)
+        .ok_or("task_id must be 32 bytes, base64url")?;
+    let vdaf_verify_key =
+        crate::messages::from_base64url(&s("vdaf_verify_key").ok_or("missing vdaf_verify_key")?)
+            .and_then(|k| k.try_into().ok())
+            .ok_or("vdaf_verify_key must be 32 bytes, base64url")?;
+    let collector_hpke_config = crate::messages::from_base64url(
+        &s("collector_hpke_config").ok_or("missing collector_hpke_config")?,
+    )
+    .and_then(|b| HpkeConfig::get_decoded(&b).ok())
+    .ok_or("collector_hpke_config must be an encoded HpkeConfig, base64url")?;
+    let leader_token = s("leader_authentication_token")
+        .filter(|t| !t.is_empty())
+        .ok_or("missing leader_authentication_token")?;
+    let mut task = AggregatorTask {
+        task_id,
+        config,
+        role,
+        vdaf_verify_key,
+        collector_hpke_config,
+        aggregator_auth_token: None,
+        aggregator_auth_token_hash: None,
+        collector_auth_token_hash: None,
         // Test runs are short: form jobs quickly rather than waiting to fill them.
-        schedule: Some(AggregationSchedule {
+        schedule: AggregationSchedule {
             max_wait_secs: 1,
             ..Default::default()
-        }),
-        peer_auth: Some(AuthHeader::DapAuthToken),
-        ..Default::default()
+        },
+        // The test design's tokens travel in DAP-Auth-Token.
+        peer_auth: AuthHeader::DapAuthToken,
+        report_expiry_age: DEFAULT_REPORT_EXPIRY_AGE,
+        helper_dialect: Default::default(),
+        deactivate_at: None,
+        taskprov: false,
+        retired_tokens: Vec::new(),
+        dp_strategy: Default::default(),
     };
-    if role == "leader" && spec.collector_auth_token.is_none() {
-        return Err("a leader needs collector_authentication_token".into());
+    if role == Role::Leader {
+        let collector = s("collector_authentication_token")
+            .filter(|t| !t.is_empty())
+            .ok_or("a leader needs collector_authentication_token")?;
+        task.aggregator_auth_token = Some(Secret(leader_token));
+        task.collector_auth_token_hash = Some(TokenHash::of(&collector));
+    } else {
+        task.aggregator_auth_token_hash = Some(TokenHash::of(&leader_token));
     }
-    provision(p, spec)
+    provision(p, &task)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -1,9 +1,20 @@
-//! The HTTP API of an aggregator, for both roles: the DAP-18 resources, the admin API
-//! (task provisioning, keys) and, when enabled, the interop test API. [`handle`] never
-//! panics on bad input: every failure is an RFC 9457 problem document.
+//! The HTTP API of an aggregator, for both roles: the DAP-18 resources, the aggregator API
+//! under `/api` (task provisioning, keys, metrics) and, when enabled, the interop test API.
+//! [`handle`] never panics on bad input: every failure is an RFC 9457 problem document.
+//!
+//! Resources are created in both forms peers speak (see docs/architecture.md,
+//! "Conformance"): DAP-18's `POST` to the collection URL with a server-chosen ID
+//! (section "Resource Creation"), and `PUT` to a URL carrying a client-chosen ID, which the
+//! deployed DAP-18 implementations still send. Both are idempotent: a repeat of the same
+//! request finds the same resource; a `PUT` of a different request to an existing ID is a
+//! conflict (409).
 
-pub mod admin;
+pub mod aggregator_api;
+pub mod cors;
 pub mod interop;
+pub mod provision;
+
+pub use aggregator_api::changes_state;
 
 use crate::error::{Abort, DapErrorType};
 use crate::http::{Method, Request, Response};
@@ -12,14 +23,20 @@ use crate::messages::{AggregateShareId, AggregationJobId, CollectionJobId, Role,
 use crate::platform::Platform;
 use crate::roles::{helper, leader, AggJobReq, AggJobResp, CollJobReq, CollJobResp};
 use crate::task::AggregatorTask;
+use crate::taskprov::gate::{self, OptIn};
+use crate::tokens::TokenKind;
 use prio::codec::Encode;
 
 /// Handles one request.
 pub async fn handle<P: Platform>(p: &P, req: Request) -> Response {
-    match route(p, &req).await {
+    if let Some(r) = cors::preflight(&req) {
+        return r;
+    }
+    let resp = match route(p, &req).await {
         Ok(r) => r,
         Err(a) => Response::problem(&a),
-    }
+    };
+    cors::decorate(&req, resp)
 }
 
 async fn route<P: Platform>(p: &P, req: &Request) -> Result<Response, Abort> {
@@ -44,48 +61,60 @@ async fn route<P: Platform>(p: &P, req: &Request) -> Result<Response, Abort> {
             Method::Post => agg_job_init(p, req, t).await,
             _ => Err(Abort::MethodNotAllowed),
         },
-        ["tasks", t, "aggregation_jobs", j] => agg_job_resource(p, req, method, t, j).await,
+        ["tasks", t, "aggregation_jobs", j] => match method {
+            Method::Put => agg_job_put(p, req, t, j).await,
+            _ => agg_job_resource(p, req, method, t, j).await,
+        },
         ["tasks", t, "collection_jobs"] => match method {
-            Method::Post => collection_create(p, req, t).await,
+            Method::Post => collection_create(p, req, t, None).await,
             _ => Err(Abort::MethodNotAllowed),
         },
-        ["tasks", t, "collection_jobs", c] => collection_resource(p, req, method, t, c).await,
+        ["tasks", t, "collection_jobs", c] => match method {
+            Method::Put => {
+                let id = CollectionJobId::from_base64url(c)
+                    .ok_or_else(|| Abort::invalid_message("malformed collection job ID"))?;
+                collection_create(p, req, t, Some(id)).await
+            }
+            _ => collection_resource(p, req, method, t, c).await,
+        },
         ["tasks", t, "aggregate_shares"] => match method {
-            Method::Post => agg_share_create(p, req, t).await,
+            Method::Post => agg_share_create(p, req, t, None).await,
             _ => Err(Abort::MethodNotAllowed),
         },
-        ["tasks", t, "aggregate_shares", a] => agg_share_resource(p, req, method, t, a).await,
-        ["admin", rest @ ..] => admin::handle(p, req, method, rest).await,
+        ["tasks", t, "aggregate_shares", a] => match method {
+            Method::Put => {
+                let id = AggregateShareId::from_base64url(a)
+                    .ok_or_else(|| Abort::invalid_message("malformed aggregate share ID"))?;
+                agg_share_create(p, req, t, Some(id)).await
+            }
+            _ => agg_share_resource(p, req, method, t, a).await,
+        },
+        ["api", rest @ ..] => Ok(aggregator_api::handle(p, req, method, rest).await),
         ["internal", "test", rest @ ..] => interop::handle(p, req, method, rest).await,
         _ => Err(Abort::NotFound(format!("no resource at {}", req.path))),
     }
 }
 
-fn unknown_task() -> Abort {
-    Abort::dap(DapErrorType::UnrecognizedTask, "unknown task")
+/// Loads the task a request addresses as `role` (see [`gate::task_for`]: taskprov
+/// advertisements are checked, and opted into where `opt_in` allows).
+async fn task_for<P: Platform>(
+    p: &P,
+    req: &Request,
+    id: &str,
+    role: Role,
+    opt_in: OptIn,
+) -> Result<AggregatorTask, Abort> {
+    gate::task_for(p, req, id, role, opt_in).await
 }
 
-/// Loads a task this deployment serves in `role`. Unknown IDs, and tasks served in the
-/// other role, are `unrecognizedTask`.
-async fn task_for<P: Platform>(p: &P, id: &str, role: Role) -> Result<AggregatorTask, Abort> {
-    let task_id = TaskId::from_base64url(id).ok_or_else(unknown_task)?;
-    match p.task(&task_id).await? {
-        Some(t) if t.role == role => Ok(t),
-        _ => Err(unknown_task().with_task(task_id)),
-    }
-}
-
-/// Checks the request's token against a stored hash: 401 without one, 403 if wrong.
-fn authorize(req: &Request, hash: Option<&crate::task::TokenHash>) -> Result<(), Abort> {
-    let token = req
-        .auth_token()
-        .ok_or_else(|| Abort::Unauthorized("this request must carry a bearer token".into()))?;
-    match hash {
-        Some(h) if h.matches(token) => Ok(()),
-        _ => Err(Abort::Forbidden(
-            "the token is not valid for this task".into(),
-        )),
-    }
+/// Checks the request's `kind` token: 401 without one, 403 if wrong ([`gate::authorize`]).
+async fn authorize<P: Platform>(
+    p: &P,
+    req: &Request,
+    task: &AggregatorTask,
+    kind: TokenKind,
+) -> Result<(), Abort> {
+    gate::authorize(p, req, task, kind).await
 }
 
 async fn hpke_config<P: Platform>(p: &P) -> Result<Response, Abort> {
@@ -94,12 +123,16 @@ async fn hpke_config<P: Platform>(p: &P) -> Result<Response, Abort> {
         .config_list()
         .get_encoded()
         .map_err(|e| Abort::Internal(e.to_string()))?;
-    Ok(Response::dap(200, MediaType::HpkeConfigList, body)
-        .with_header("cache-control", "max-age=3600"))
+    Ok(
+        Response::dap(200, MediaType::HpkeConfigList, body).with_header(
+            "cache-control",
+            format!("max-age={}", p.config().hpke_config_max_age_secs),
+        ),
+    )
 }
 
 async fn upload<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Leader).await?;
+    let task = task_for(p, req, t, Role::Leader, OptIn::Allowed).await?;
     req.require_media_type(MediaType::UploadReq)?;
     let errors = leader::upload(p, &task, &req.body)
         .await
@@ -148,22 +181,48 @@ fn helper_view(
 }
 
 async fn agg_job_init<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Helper).await?;
-    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    let task = task_for(p, req, t, Role::Helper, OptIn::Allowed).await?;
+    authorize(p, req, &task, TokenKind::Aggregator).await?;
     req.require_media_type(MediaType::AggregationJobInitReq)?;
     let job = helper::job_id_for(&task.task_id, &req.body);
+    agg_job_create(p, req, &task, job, None).await
+}
+
+/// `PUT /tasks/{t}/aggregation_jobs/{id}`: the Leader chose the job ID.
+async fn agg_job_put<P: Platform>(
+    p: &P,
+    req: &Request,
+    t: &str,
+    j: &str,
+) -> Result<Response, Abort> {
+    let task = task_for(p, req, t, Role::Helper, OptIn::Allowed).await?;
+    authorize(p, req, &task, TokenKind::Aggregator).await?;
+    let job = AggregationJobId::from_base64url(j)
+        .ok_or_else(|| Abort::invalid_message("malformed aggregation job ID"))?;
+    req.require_media_type(MediaType::AggregationJobInitReq)?;
+    agg_job_create(p, req, &task, job, Some(job)).await
+}
+
+async fn agg_job_create<P: Platform>(
+    p: &P,
+    req: &Request,
+    task: &AggregatorTask,
+    job: AggregationJobId,
+    id: Option<AggregationJobId>,
+) -> Result<Response, Abort> {
     let resp = p
         .agg_job(
             &task.task_id,
             &job,
             AggJobReq::HelperInit {
                 task_id: task.task_id,
+                id,
                 body: req.body.clone(),
             },
         )
         .await
         .map_err(|a| a.with_task(task.task_id))?;
-    helper_view(&task, &job, resp, true, p.config().retry_after_secs)
+    helper_view(task, &job, resp, true, p.config().retry_after_secs)
 }
 
 async fn agg_job_resource<P: Platform>(
@@ -173,8 +232,8 @@ async fn agg_job_resource<P: Platform>(
     t: &str,
     j: &str,
 ) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Helper).await?;
-    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    let task = task_for(p, req, t, Role::Helper, OptIn::No).await?;
+    authorize(p, req, &task, TokenKind::Aggregator).await?;
     let job = AggregationJobId::from_base64url(j).ok_or_else(|| {
         Abort::dap(
             DapErrorType::UnrecognizedAggregationJob,
@@ -237,22 +296,46 @@ fn collection_view(
     }
 }
 
-async fn collection_create<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Leader).await?;
-    authorize(req, task.collector_auth_token_hash.as_ref())?;
+/// `POST .../collection_jobs` (`id` = `None`) or `PUT .../collection_jobs/{id}`.
+async fn collection_create<P: Platform>(
+    p: &P,
+    req: &Request,
+    t: &str,
+    id: Option<CollectionJobId>,
+) -> Result<Response, Abort> {
+    let task = task_for(p, req, t, Role::Leader, OptIn::No).await?;
+    authorize(p, req, &task, TokenKind::Collector).await?;
     req.require_media_type(MediaType::CollectionJobReq)?;
-    let name = leader::collect::collection_name(&task.task_id, &req.body);
+    let name = match &id {
+        Some(id) => crate::roles::collection_instance(id),
+        None => leader::collect::collection_name(&task.task_id, &req.body),
+    };
     let resp = p
         .collection_job(
             &task.task_id,
             &name,
             CollJobReq::LeaderCreate {
                 task_id: task.task_id,
+                id,
                 body: req.body.clone(),
             },
         )
         .await
         .map_err(|a| a.with_task(task.task_id))?;
+    if id.is_some() {
+        // The PUT form's Collectors expect 201 and read the result with GET.
+        return match resp {
+            CollJobResp::Job { id, .. } => Ok(Response::empty(201).with_header(
+                "location",
+                format!(
+                    "/tasks/{}/collection_jobs/{}",
+                    task.task_id,
+                    CollectionJobId(id)
+                ),
+            )),
+            CollJobResp::Deleted => Err(Abort::NotFound("collection job was deleted".into())),
+        };
+    }
     collection_view(&task.task_id, resp, true, p.config().retry_after_secs)
 }
 
@@ -263,8 +346,8 @@ async fn collection_resource<P: Platform>(
     t: &str,
     c: &str,
 ) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Leader).await?;
-    authorize(req, task.collector_auth_token_hash.as_ref())?;
+    let task = task_for(p, req, t, Role::Leader, OptIn::No).await?;
+    authorize(p, req, &task, TokenKind::Collector).await?;
     let job = CollectionJobId::from_base64url(c)
         .ok_or_else(|| Abort::NotFound("malformed collection job ID".into()))?;
     let name = crate::roles::collection_instance(&job);
@@ -281,11 +364,17 @@ async fn collection_resource<P: Platform>(
     collection_view(&task_id, resp, false, p.config().retry_after_secs)
 }
 
-async fn agg_share_create<P: Platform>(p: &P, req: &Request, t: &str) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Helper).await?;
-    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+/// `POST .../aggregate_shares` (`id` = `None`) or `PUT .../aggregate_shares/{id}`.
+async fn agg_share_create<P: Platform>(
+    p: &P,
+    req: &Request,
+    t: &str,
+    id: Option<AggregateShareId>,
+) -> Result<Response, Abort> {
+    let task = task_for(p, req, t, Role::Helper, OptIn::Allowed).await?;
+    authorize(p, req, &task, TokenKind::Aggregator).await?;
     req.require_media_type(MediaType::AggregateShareReq)?;
-    let id = helper::share_id_for(&task.task_id, &req.body);
+    let id = id.unwrap_or_else(|| helper::share_id_for(&task.task_id, &req.body));
     let resp = p
         .collection_job(
             &task.task_id,
@@ -330,8 +419,8 @@ async fn agg_share_resource<P: Platform>(
     t: &str,
     a: &str,
 ) -> Result<Response, Abort> {
-    let task = task_for(p, t, Role::Helper).await?;
-    authorize(req, task.aggregator_auth_token_hash.as_ref())?;
+    let task = task_for(p, req, t, Role::Helper, OptIn::No).await?;
+    authorize(p, req, &task, TokenKind::Aggregator).await?;
     let id = AggregateShareId::from_base64url(a)
         .ok_or_else(|| Abort::NotFound("malformed aggregate share ID".into()))?;
     let task_id = task.task_id;

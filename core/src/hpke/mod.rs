@@ -2,8 +2,7 @@
 //! X25519 and P-256 KEMs with HKDF-SHA256 and AES-128-GCM.
 
 use crate::messages::{
-    HpkeAeadId, HpkeCiphertext, HpkeConfig, HpkeConfigId, HpkeConfigList, HpkeKdfId, HpkeKemId,
-    Role,
+    HpkeAeadId, HpkeCiphertext, HpkeConfig, HpkeConfigId, HpkeKdfId, HpkeKemId, Role,
 };
 use hpke::aead::AesGcm128;
 use hpke::kdf::HkdfSha256;
@@ -12,7 +11,12 @@ use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod receiver;
+pub mod rotation;
 mod x25519;
+
+pub(crate) use receiver::StoredKeySet;
+pub use receiver::{HeldKeypair, HpkeKeyState, HpkeReceiverSet};
 
 /// Why sealing or opening failed. Never carries key material.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +98,12 @@ fn suite(kem: HpkeKemId, kdf: HpkeKdfId, aead: HpkeAeadId) -> Result<Suite, Hpke
 
 /// Whether this crate can seal to `config`.
 pub fn is_supported(config: &HpkeConfig) -> bool {
-    suite(config.kem_id, config.kdf_id, config.aead_id).is_ok()
+    is_supported_suite(config.kem_id, config.kdf_id, config.aead_id)
+}
+
+/// Whether this crate implements the algorithm triple.
+pub fn is_supported_suite(kem: HpkeKemId, kdf: HpkeKdfId, aead: HpkeAeadId) -> bool {
+    suite(kem, kdf, aead).is_ok()
 }
 
 fn seal_with<K: Kem>(
@@ -295,70 +304,6 @@ impl HpkeKeypair {
     }
 }
 
-/// The set of key pairs an aggregator holds at once (key rotation). Any of them can open;
-/// only the `advertised` ones, in order of preference, are published.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HpkeReceiverSet {
-    /// Key pairs published in `hpke_config`, most preferred first.
-    pub advertised: Vec<HpkeKeypair>,
-    /// Key pairs still accepted for decryption but no longer published.
-    #[serde(default)]
-    pub retiring: Vec<HpkeKeypair>,
-}
-
-impl HpkeReceiverSet {
-    /// A set holding a single advertised key pair.
-    pub fn single(kp: HpkeKeypair) -> Self {
-        HpkeReceiverSet {
-            advertised: vec![kp],
-            retiring: Vec::new(),
-        }
-    }
-
-    /// The published list, most preferred first.
-    pub fn config_list(&self) -> HpkeConfigList {
-        HpkeConfigList(self.advertised.iter().map(|k| k.config.clone()).collect())
-    }
-
-    /// The key pair with this config ID, advertised or retiring.
-    pub fn get(&self, id: HpkeConfigId) -> Option<&HpkeKeypair> {
-        self.advertised
-            .iter()
-            .chain(self.retiring.iter())
-            .find(|k| k.config.id == id)
-    }
-
-    /// Opens with whichever held key pair the ciphertext names.
-    pub fn open(
-        &self,
-        ct: &HpkeCiphertext,
-        info: HpkeInfo,
-        aad: &[u8],
-    ) -> Result<Vec<u8>, HpkeError> {
-        self.open_with_dh(ct, info, aad, None)
-    }
-
-    /// [`Self::open`] with an optional precomputed X25519 shared value.
-    pub fn open_with_dh(
-        &self,
-        ct: &HpkeCiphertext,
-        info: HpkeInfo,
-        aad: &[u8],
-        dh: Option<&[u8; 32]>,
-    ) -> Result<Vec<u8>, HpkeError> {
-        self.get(ct.config_id)
-            .ok_or(HpkeError::UnknownConfigId(ct.config_id.0))?
-            .open_with_dh(ct, info, aad, dh)
-    }
-
-    /// A config ID not used by any held key pair, if one is left.
-    pub fn free_config_id(&self) -> Option<HpkeConfigId> {
-        (0..=255u8)
-            .map(HpkeConfigId)
-            .find(|id| self.get(*id).is_none())
-    }
-}
-
 /// `X25519(private_key, peer)`, or `None` if the result is all zeros (a low-order peer).
 pub fn x25519_dh(private_key: &[u8; 32], peer: &[u8; 32]) -> Option<[u8; 32]> {
     x25519::dh(private_key, peer).ok()
@@ -423,33 +368,5 @@ mod tests {
             HpkeInfo::AggregateShare(Role::Helper).bytes(),
             [b"dap-18 aggregate share".as_slice(), &[3, 0]].concat()
         );
-    }
-
-    #[test]
-    fn rotation_opens_with_any_held_key() {
-        let old = HpkeKeypair::generate(HpkeConfigId(1), HpkeKemId::X25519_HKDF_SHA256).unwrap();
-        let new = HpkeKeypair::generate(HpkeConfigId(2), HpkeKemId::P256_HKDF_SHA256).unwrap();
-        let set = HpkeReceiverSet {
-            advertised: vec![new.clone()],
-            retiring: vec![old.clone()],
-        };
-        assert_eq!(set.config_list().0, vec![new.config.clone()]);
-        let info = HpkeInfo::InputShare(Role::Leader);
-        for kp in [&old, &new] {
-            let ct = seal(&kp.config, info, b"", b"m").unwrap();
-            assert_eq!(set.open(&ct, info, b"").unwrap(), b"m");
-        }
-        let mut ct = seal(&new.config, info, b"", b"m").unwrap();
-        ct.config_id = HpkeConfigId(9);
-        assert_eq!(set.open(&ct, info, b""), Err(HpkeError::UnknownConfigId(9)));
-        assert_eq!(set.free_config_id(), Some(HpkeConfigId(0)));
-        let dbg = format!("{old:?}");
-        assert!(dbg.contains("redacted"));
-        // Serde round trip, and a private key that does not match its config is refused.
-        let json = serde_json::to_string(&old).unwrap();
-        assert_eq!(serde_json::from_str::<HpkeKeypair>(&json).unwrap(), old);
-        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        v["private_key"] = serde_json::json!(crate::messages::base64url(new.private_key()));
-        assert!(serde_json::from_value::<HpkeKeypair>(v).is_err());
     }
 }

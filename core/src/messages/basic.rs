@@ -336,8 +336,11 @@ impl Decode for Extension {
     }
 }
 
-/// A list of extensions, strictly increasing by type (`Extension extensions<0..2^16-1>`).
-/// Decoding refuses lists that are out of order or repeat a type; construction sorts.
+/// A list of extensions (`Extension extensions<0..2^16-1>`), which DAP requires to be
+/// strictly increasing by type. Decoding keeps the list as it was received, so that each
+/// receiver can answer an out-of-order list with the error the spec assigns to its context
+/// (an invalid report, `invalidMessage` for a job, `invalidExtension` for a collection);
+/// check [`Extensions::is_strictly_ordered`]. Construction sorts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Extensions(Vec<Extension>);
 
@@ -381,6 +384,13 @@ impl Extensions {
     pub fn types(&self) -> impl Iterator<Item = u16> + '_ {
         self.0.iter().map(|e| e.extension_type)
     }
+
+    /// Whether the types are strictly increasing (sorted, none repeated), as DAP requires.
+    pub fn is_strictly_ordered(&self) -> bool {
+        self.0
+            .windows(2)
+            .all(|w| w[0].extension_type < w[1].extension_type)
+    }
 }
 
 impl Encode for Extensions {
@@ -399,14 +409,7 @@ impl Encode for Extensions {
 }
 impl Decode for Extensions {
     fn decode(r: &mut Cursor<&[u8]>) -> Result<Self, CodecError> {
-        let items: Vec<Extension> = get_items(r, Prefix::U16)?;
-        if items
-            .windows(2)
-            .any(|w| w[0].extension_type >= w[1].extension_type)
-        {
-            return Err(CodecError::UnexpectedValue);
-        }
-        Ok(Extensions(items))
+        Ok(Extensions(get_items(r, Prefix::U16)?))
     }
 }
 

@@ -1,10 +1,13 @@
 //! DAP-18 wire types (section 4 of draft-ietf-ppm-dap-18), each with `prio::codec`
-//! `Encode`/`Decode`. Decoding is strict: trailing bytes, out-of-range lengths, unknown enum
-//! values and unsorted or repeated extension lists are errors.
+//! `Encode`/`Decode`. Decoding is strict: trailing bytes, out-of-range lengths and unknown
+//! enum values are errors; extension lists decode as received, for the receiver to judge
+//! (see [`Extensions`]). [`AggJobEncoding`] reads and writes the aggregation-job messages in
+//! the encoding deployed peers speak as well.
 
 mod aggregate;
 mod basic;
 mod collect;
+mod deployed;
 mod hpke;
 mod task_config;
 mod upload;
@@ -12,6 +15,7 @@ mod upload;
 pub use aggregate::*;
 pub use basic::*;
 pub use collect::*;
+pub use deployed::AggJobEncoding;
 pub use hpke::*;
 pub use task_config::*;
 pub use upload::*;

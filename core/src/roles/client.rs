@@ -95,6 +95,41 @@ impl Client {
         now_secs: u64,
         tamper: impl FnOnce(&mut Vec<u8>),
     ) -> Result<Report, ClientError> {
+        self.build(
+            report_id,
+            measurement,
+            now_secs,
+            tamper,
+            Extensions::empty(),
+        )
+    }
+
+    /// Builds a report whose metadata carries `public_extensions` (sealed into both input
+    /// shares' AAD). Only for testing how aggregators treat extensions.
+    #[doc(hidden)]
+    pub fn report_with_public_extensions(
+        &self,
+        measurement: &Measurement,
+        now_secs: u64,
+        public_extensions: Extensions,
+    ) -> Result<Report, ClientError> {
+        self.build(
+            ReportId::random(),
+            measurement,
+            now_secs,
+            |_| {},
+            public_extensions,
+        )
+    }
+
+    fn build(
+        &self,
+        report_id: ReportId,
+        measurement: &Measurement,
+        now_secs: u64,
+        tamper: impl FnOnce(&mut Vec<u8>),
+        public_extensions: Extensions,
+    ) -> Result<Report, ClientError> {
         measurement.check(&self.config.vdaf)?;
         let ctx = vdaf::vdaf_context(&self.task_id);
         let (public_share, [mut leader_share, helper_share]) = crate::with_prio3!(
@@ -105,7 +140,7 @@ impl Client {
         let metadata = ReportMetadata {
             report_id,
             time: Time::from_seconds(now_secs, self.config.time_precision),
-            public_extensions: Extensions::empty(),
+            public_extensions,
         };
         let aad = InputShareAad {
             task_id: &self.task_id,

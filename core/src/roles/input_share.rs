@@ -24,6 +24,8 @@ pub struct InputShareContext<'a> {
     pub now_secs: u64,
     /// Tolerated clock skew (seconds).
     pub skew_secs: u64,
+    /// How long the task keeps reports: older ones are `report_dropped`.
+    pub retention: crate::store::ttl::Retention,
 }
 
 /// The X25519 shared values of a batch of input-share ciphertexts, computed through the
@@ -36,7 +38,7 @@ pub async fn shared_secrets<'a, P: Platform>(
 ) -> Vec<Option<[u8; 32]>> {
     let cts: Vec<&HpkeCiphertext> = cts.collect();
     let mut out = vec![None; cts.len()];
-    for kp in keys.advertised.iter().chain(&keys.retiring) {
+    for kp in keys.keypairs() {
         let Some(sk) = kp.x25519_private_key() else {
             continue;
         };
@@ -67,6 +69,10 @@ pub fn open_input_share(
     dh: Option<&[u8; 32]>,
 ) -> Result<PlaintextInputShare, ReportError> {
     check_report_time(cx.config, metadata.time, cx.now_secs, cx.skew_secs)?;
+    // So old that its replay record may be gone (DAP-18 "Input Share Validation").
+    if cx.retention.expired(metadata.time.0, cx.now_secs) {
+        return Err(ReportError::ReportDropped);
+    }
     let aad = InputShareAad {
         task_id: cx.task_id,
         task_config: cx.config,
@@ -78,10 +84,9 @@ pub fn open_input_share(
     let plaintext = cx
         .keys
         .open_with_dh(ciphertext, HpkeInfo::InputShare(cx.role), &aad, dh)
-        .map_err(|e| match e {
-            HpkeError::UnknownConfigId(_) => ReportError::HpkeUnknownConfigId,
-            _ => ReportError::HpkeDecryptError,
-        })?;
+        // DAP-18 "Input Share Decryption": an unrecognized configuration ID and a failed
+        // decryption are both hpke_decrypt_error.
+        .map_err(|_: HpkeError| ReportError::HpkeDecryptError)?;
     let share =
         PlaintextInputShare::get_decoded(&plaintext).map_err(|_| ReportError::InvalidMessage)?;
     // No report extension types are defined, so any extension is unrecognized. (Sorting and

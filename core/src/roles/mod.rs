@@ -11,7 +11,7 @@ mod input_share;
 
 pub use input_share::{open_input_share, shared_secrets, InputShareContext};
 
-use crate::messages::{AggregateShareId, CollectionJobId, TaskId};
+use crate::messages::{AggregateShareId, AggregationJobId, CollectionJobId, TaskId};
 use crate::store::report_shard::JobClaim;
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +27,15 @@ pub enum AggJobReq {
         /// The reports.
         claim: JobClaim,
     },
-    /// Helper: `POST .../aggregation_jobs` with this `AggregationJobInitReq` body.
+    /// Helper: `POST .../aggregation_jobs` (DAP-18) or `PUT .../aggregation_jobs/{id}`
+    /// with this `AggregationJobInitReq` body.
     HelperInit {
         /// The task.
         task_id: TaskId,
+        /// The Leader's job ID (PUT form); `None` when the Helper derives it (POST form).
+        id: Option<AggregationJobId>,
         /// The request body.
+        #[serde(with = "crate::store::bytes")]
         body: Vec<u8>,
     },
     /// Helper: `POST .../aggregation_jobs/{id}` with an `AggregationJobContinueReq` body.
@@ -39,6 +43,7 @@ pub enum AggJobReq {
         /// The task.
         task_id: TaskId,
         /// The request body.
+        #[serde(with = "crate::store::bytes")]
         body: Vec<u8>,
     },
     /// Helper: `GET .../aggregation_jobs/{id}?step=N`.
@@ -75,11 +80,15 @@ pub enum AggJobResp {
 /// A request to a collection-job instance (Leader) or aggregate-share instance (Helper).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CollJobReq {
-    /// Leader: create (or find) the collection job for a validated `CollectionJobReq`.
+    /// Leader: create (or find) the collection job for a `CollectionJobReq`.
     LeaderCreate {
         /// The task.
         task_id: TaskId,
+        /// The Collector's job ID (PUT form); `None` for DAP-18's POST, where the Leader
+        /// derives it.
+        id: Option<CollectionJobId>,
         /// The encoded `CollectionJobReq`.
+        #[serde(with = "crate::store::bytes")]
         body: Vec<u8>,
     },
     /// Leader: poll a collection job.
@@ -96,13 +105,15 @@ pub enum CollJobReq {
         /// The job.
         job: CollectionJobId,
     },
-    /// Helper: `POST .../aggregate_shares` with an `AggregateShareReq` body.
+    /// Helper: `POST .../aggregate_shares` (DAP-18) or `PUT .../aggregate_shares/{id}`
+    /// with an `AggregateShareReq` body.
     HelperCreate {
         /// The task.
         task_id: TaskId,
-        /// The resource ID (derived from the body).
+        /// The resource ID (derived from the body for POST, the Leader's for PUT).
         id: AggregateShareId,
         /// The request body.
+        #[serde(with = "crate::store::bytes")]
         body: Vec<u8>,
     },
     /// Helper: `GET .../aggregate_shares/{id}`.
@@ -152,16 +163,107 @@ pub fn backoff_ms(attempt: u32) -> u64 {
     1000u64.saturating_mul(1u64 << attempt.min(6)).min(60_000)
 }
 
-/// Resolves a `Location` header against the peer's base URL.
-pub fn resolve_location(base: &str, location: &str) -> String {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return location.to_string();
+/// Resolves a URI reference (a `Location` header) against the URL of the request that
+/// returned it (RFC 3986 section 5.2): absolute URIs, network-path (`//host/p`),
+/// absolute-path (`/p`) and relative (`p`, `../p`, `?q`) references.
+pub fn resolve_location(base: &str, reference: &str) -> String {
+    let reference = reference.trim();
+    let scheme_end = |s: &str| {
+        s.find(':').filter(|&i| {
+            i > 0
+                && s[..i]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && s.as_bytes()[0].is_ascii_alphabetic()
+        })
+    };
+    if scheme_end(reference).is_some() {
+        return reference.to_string();
     }
-    let origin_end = base
-        .find("://")
-        .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
-        .unwrap_or(base.len());
-    format!("{}{}", &base[..origin_end], location)
+    let Some(scheme_len) = scheme_end(base) else {
+        return reference.to_string();
+    };
+    let scheme = &base[..scheme_len];
+    if let Some(rest) = reference.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    // base = scheme "://" authority path [?query] [#fragment]
+    let after_scheme = &base[scheme_len + 1..];
+    let (authority, base_rest) = match after_scheme.strip_prefix("//") {
+        Some(a) => {
+            let end = a.find(['/', '?', '#']).unwrap_or(a.len());
+            (&a[..end], &a[end..])
+        }
+        None => ("", after_scheme),
+    };
+    let base_no_frag = base_rest.split('#').next().unwrap_or("");
+    let (base_path, base_query) = match base_no_frag.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (base_no_frag, None),
+    };
+    let (path, query_and_fragment) = if reference.is_empty() {
+        (
+            base_path.to_string(),
+            base_query.map(|q| format!("?{q}")).unwrap_or_default(),
+        )
+    } else if reference.starts_with('?') || reference.starts_with('#') {
+        let extra = if reference.starts_with('#') {
+            base_query.map(|q| format!("?{q}")).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        (base_path.to_string(), format!("{extra}{reference}"))
+    } else {
+        let end = reference.find(['?', '#']).unwrap_or(reference.len());
+        let (rpath, tail) = reference.split_at(end);
+        let merged = if rpath.starts_with('/') {
+            rpath.to_string()
+        } else if !authority.is_empty() && base_path.is_empty() {
+            format!("/{rpath}")
+        } else {
+            let dir = base_path.rfind('/').map_or("", |i| &base_path[..=i]);
+            format!("{dir}{rpath}")
+        };
+        (remove_dot_segments(&merged), tail.to_string())
+    };
+    let authority = if authority.is_empty() && !after_scheme.starts_with("//") {
+        String::new()
+    } else {
+        format!("//{authority}")
+    };
+    format!("{scheme}:{authority}{path}{query_and_fragment}")
+}
+
+/// RFC 3986 section 5.2.4.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let absolute = path.starts_with('/');
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => trailing_slash = i == last,
+            ".." => {
+                if out.len() > usize::from(absolute) {
+                    out.pop();
+                }
+                trailing_slash = i == last;
+            }
+            s => {
+                out.push(s);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut joined = out.join("/");
+    if absolute && !joined.starts_with('/') {
+        joined.insert(0, '/');
+    }
+    if trailing_slash && !joined.ends_with('/') {
+        joined.push('/');
+    }
+    joined
 }
 
 #[cfg(test)]
@@ -169,16 +271,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn location_resolution() {
+    fn location_resolution_follows_rfc_3986() {
+        let req = "https://h.example/dap/tasks/T/aggregation_jobs";
+        // Absolute-path references replace the whole path, prefix included.
         assert_eq!(
-            resolve_location("https://h.example/dap/", "/tasks/a"),
+            resolve_location(req, "/tasks/a"),
             "https://h.example/tasks/a"
         );
         assert_eq!(
             resolve_location("http://127.0.0.1:8788", "/x?step=0"),
             "http://127.0.0.1:8788/x?step=0"
         );
+        // Absolute URIs stand as they are.
         assert_eq!(resolve_location("https://h/", "https://o/x"), "https://o/x");
+        // Relative references merge with the request URL's directory.
+        assert_eq!(
+            resolve_location(req, "aggregation_jobs/J?step=0"),
+            "https://h.example/dap/tasks/T/aggregation_jobs/J?step=0"
+        );
+        assert_eq!(
+            resolve_location(req, "../U/aggregation_jobs/J"),
+            "https://h.example/dap/tasks/U/aggregation_jobs/J"
+        );
+        assert_eq!(
+            resolve_location(req, "./J"),
+            "https://h.example/dap/tasks/T/J"
+        );
+        assert_eq!(
+            resolve_location("https://h.example", "J"),
+            "https://h.example/J"
+        );
+        // Network-path references keep the scheme and replace the authority.
+        assert_eq!(
+            resolve_location(req, "//other.example/x"),
+            "https://other.example/x"
+        );
+        // Query-only references keep the path.
+        assert_eq!(
+            resolve_location(req, "?step=1"),
+            "https://h.example/dap/tasks/T/aggregation_jobs?step=1"
+        );
+        // RFC 3986 section 5.4.1 examples.
+        let base = "http://a/b/c/d;p?q";
+        for (r, want) in [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q#s"),
+            ("g#s", "http://a/b/c/g#s"),
+            (";x", "http://a/b/c/;x"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+        ] {
+            assert_eq!(resolve_location(base, r), want, "reference {r:?}");
+        }
         assert_eq!(retry_after_secs(Some("5")), 5);
         assert_eq!(retry_after_secs(Some("junk")), 1);
         assert_eq!(backoff_ms(0), 1000);

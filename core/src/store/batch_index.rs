@@ -3,7 +3,7 @@
 //! collection job took which batch. Batches fill in creation order and are handed out in
 //! that order.
 
-use super::{get, key, put, Kv, StoreError};
+use super::{get, key, put, ttl, Kv, StoreError};
 use crate::messages::{AggregationJobId, BatchId};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 //   "a" || claim_id (16)   -> the allocation answered for that claim (idempotency)
 //   "r" || job_id (16)     -> ()  job outcome already counted (idempotency)
 //   "c" || collection (16) -> (order, BatchInfo) of the batch that collection job took
+//   "~" || at || key       -> ()  expiry index (store::ttl): every entry goes an expiry age
+//                            after it was last written
 
 /// Bookkeeping for one batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct BatchInfo {
     pub committed: u64,
     /// Jobs assigned to the batch that have not reported their outcome.
     pub outstanding: u32,
+    /// When the entry expires unless written again (its `ttl` entry).
+    #[serde(default)]
+    pub expires_at: u64,
 }
 
 /// A request to the batch index.
@@ -39,6 +44,8 @@ pub enum IndexReq {
         n: u64,
         /// Reports per batch.
         target: u64,
+        /// When what this request writes expires (POSIX seconds).
+        expires_at: u64,
     },
     /// A job assigned to `batch` finished (or was abandoned).
     JobDone {
@@ -50,6 +57,8 @@ pub enum IndexReq {
         committed: u64,
         /// Reports rejected (their places are freed for new reports).
         rejected: u64,
+        /// When what this request writes expires (POSIX seconds).
+        expires_at: u64,
     },
     /// Takes the oldest batch with at least `min_batch_size` committed reports and no job
     /// out, for `collection`. Idempotent per collection.
@@ -58,6 +67,14 @@ pub enum IndexReq {
         collection: [u8; 16],
         /// The task's minimum batch size.
         min_batch_size: u64,
+        /// When what this request writes expires (POSIX seconds).
+        expires_at: u64,
+    },
+    /// The collection that took a batch failed: the batch is offered again, so that a
+    /// refused collection loses nothing.
+    ReturnBatch {
+        /// The collection job.
+        collection: [u8; 16],
     },
 }
 
@@ -75,7 +92,12 @@ pub enum IndexResp {
 /// Handles one request.
 pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> {
     match req {
-        IndexReq::Assign { claim, n, target } => {
+        IndexReq::Assign {
+            claim,
+            n,
+            target,
+            expires_at,
+        } => {
             let akey = key(&[b"a", &claim.0]);
             if let Some(a) = get::<Vec<(BatchId, u64)>>(kv, &akey)? {
                 return Ok(IndexResp::Allocation(a));
@@ -95,6 +117,7 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
                             assigned: 0,
                             committed: 0,
                             outstanding: 0,
+                            expires_at: 0,
                         };
                         (key(&[b"b", &order.to_be_bytes()]), info)
                     }
@@ -107,9 +130,16 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
                 info.outstanding += 1;
                 left -= take;
                 alloc.push((info.id, take));
+                // A batch that is still being filled stays as long as its newest reports.
+                if info.expires_at != expires_at {
+                    ttl::clear(kv, info.expires_at, &bkey)?;
+                    ttl::set(kv, expires_at, &bkey)?;
+                    info.expires_at = expires_at;
+                }
                 put(kv, &bkey, &info)?;
             }
             put(kv, &akey, &alloc)?;
+            ttl::set(kv, expires_at, &akey)?;
             Ok(IndexResp::Allocation(alloc))
         }
         IndexReq::JobDone {
@@ -117,6 +147,7 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
             batch,
             committed,
             rejected,
+            expires_at,
         } => {
             let rkey = key(&[b"r", &job.0]);
             if kv.get(&rkey)?.is_some() {
@@ -133,11 +164,13 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
                 }
             }
             kv.put(&rkey, &[])?;
+            ttl::set(kv, expires_at, &rkey)?;
             Ok(IndexResp::Done)
         }
         IndexReq::NextBatch {
             collection,
             min_batch_size,
+            expires_at,
         } => {
             let ckey = key(&[b"c", &collection]);
             if let Some((_, info)) = get::<(u64, BatchInfo)>(kv, &ckey)? {
@@ -152,13 +185,30 @@ pub fn handle(kv: &mut impl Kv, req: IndexReq) -> Result<IndexResp, StoreError> 
                             .map_err(|_| StoreError::Codec("batch key".into()))?,
                     );
                     kv.delete(&bkey)?;
+                    ttl::clear(kv, info.expires_at, &bkey)?;
                     put(kv, &ckey, &(order, info.clone()))?;
+                    ttl::set(kv, expires_at, &ckey)?;
                     return Ok(IndexResp::Batch(Some(info)));
                 }
             }
             Ok(IndexResp::Batch(None))
         }
+        IndexReq::ReturnBatch { collection } => {
+            let ckey = key(&[b"c", &collection]);
+            if let Some((order, info)) = get::<(u64, BatchInfo)>(kv, &ckey)? {
+                kv.delete(&ckey)?;
+                let bkey = key(&[b"b", &order.to_be_bytes()]);
+                ttl::set(kv, info.expires_at, &bkey)?;
+                put(kv, &bkey, &info)?;
+            }
+            Ok(IndexResp::Done)
+        }
     }
+}
+
+/// Deletes up to `limit` expired entries. Returns how many.
+pub fn expire(kv: &mut impl Kv, now: u64, limit: usize) -> Result<u64, StoreError> {
+    ttl::delete_due(kv, now, limit)
 }
 
 #[cfg(test)]
@@ -176,6 +226,7 @@ mod tests {
                 claim: c(1),
                 n: 7,
                 target: 5,
+                expires_at: 100,
             },
         )
         .unwrap() else {
@@ -190,7 +241,8 @@ mod tests {
                 IndexReq::Assign {
                     claim: c(1),
                     n: 7,
-                    target: 5
+                    target: 5,
+                    expires_at: 100,
                 }
             )
             .unwrap(),
@@ -204,6 +256,7 @@ mod tests {
                 batch: b1,
                 committed: 4,
                 rejected: 1,
+                expires_at: 100,
             },
         )
         .unwrap();
@@ -214,6 +267,7 @@ mod tests {
                 batch: b1,
                 committed: 4,
                 rejected: 1,
+                expires_at: 100,
             },
         )
         .unwrap();
@@ -223,6 +277,7 @@ mod tests {
                 claim: c(2),
                 n: 2,
                 target: 5,
+                expires_at: 100,
             },
         )
         .unwrap() else {
@@ -235,7 +290,8 @@ mod tests {
                 &mut kv,
                 IndexReq::NextBatch {
                     collection: [9; 16],
-                    min_batch_size: 4
+                    min_batch_size: 4,
+                    expires_at: 100,
                 }
             )
             .unwrap(),
@@ -248,6 +304,7 @@ mod tests {
                 batch: b1,
                 committed: 1,
                 rejected: 0,
+                expires_at: 100,
             },
         )
         .unwrap();
@@ -256,6 +313,7 @@ mod tests {
             IndexReq::NextBatch {
                 collection: [9; 16],
                 min_batch_size: 4,
+                expires_at: 100,
             },
         )
         .unwrap() else {
@@ -264,14 +322,15 @@ mod tests {
         assert_eq!((info.id, info.committed), (b1, 5));
         // The same collection gets the same batch; another gets nothing yet.
         assert!(
-            matches!(handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4 }).unwrap(), IndexResp::Batch(Some(i)) if i.id == b1)
+            matches!(handle(&mut kv, IndexReq::NextBatch { collection: [9; 16], min_batch_size: 4, expires_at: 100 }).unwrap(), IndexResp::Batch(Some(i)) if i.id == b1)
         );
         assert_eq!(
             handle(
                 &mut kv,
                 IndexReq::NextBatch {
                     collection: [8; 16],
-                    min_batch_size: 4
+                    min_batch_size: 4,
+                    expires_at: 100,
                 }
             )
             .unwrap(),

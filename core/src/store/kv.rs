@@ -158,6 +158,62 @@ impl Kv for MemKv {
     }
 }
 
+/// A [`Kv`] that remembers whether anything was written through it (so that the caller
+/// knows whether a request changed the store without reading it again).
+pub struct Tracked<'a, K: Kv> {
+    inner: &'a mut K,
+    /// Whether a put or delete went through.
+    pub wrote: bool,
+}
+
+impl<'a, K: Kv> Tracked<'a, K> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'a mut K) -> Self {
+        Tracked {
+            inner,
+            wrote: false,
+        }
+    }
+}
+
+impl<K: Kv> Kv for Tracked<'_, K> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.wrote = true;
+        self.inner.put(key, value)
+    }
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.wrote = true;
+        self.inner.delete(key)
+    }
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Entries, StoreError> {
+        self.inner.scan(start, end, limit, reverse)
+    }
+    fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.inner.get_many(keys)
+    }
+    fn put_many(&mut self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        self.wrote |= !entries.is_empty();
+        self.inner.put_many(entries)
+    }
+    fn delete_many(&mut self, keys: &[Vec<u8>]) -> Result<(), StoreError> {
+        self.wrote |= !keys.is_empty();
+        self.inner.delete_many(keys)
+    }
+    fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<(), StoreError> {
+        self.wrote = true;
+        self.inner.delete_range(start, end)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,12 @@
 
 pub mod batch_index;
 pub mod buckets;
+pub mod bytes;
 pub mod kv;
 pub mod replay;
 pub mod report_shard;
 pub mod tasks;
+pub mod ttl;
 
 pub use kv::{Kv, MemKv, StoreError};
 
@@ -41,6 +43,13 @@ pub fn put<T: Serialize>(kv: &mut impl Kv, key: &[u8], v: &T) -> Result<(), Stor
 /// Concatenates key parts.
 pub fn key(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
+}
+
+/// XORs checksum `b` into `a` (batch checksums are the XOR of SHA-256 of report IDs).
+pub fn xor_checksum(a: &mut [u8; 32], b: &[u8; 32]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x ^= y;
+    }
 }
 
 /// The shard (0..n) a 16-byte identifier falls into.

@@ -1,8 +1,14 @@
-//! A Leader and a Helper on the in-memory platform, provisioned through the admin API, with
-//! a Client and a Collector: the harness of the native end-to-end tests.
+//! A Leader and a Helper on the in-memory platform, provisioned through the aggregator API
+//! (Helper first, then Leader), with a Client and a Collector: the harness of the native
+//! end-to-end tests, and of the benchmark's native floor (`edap-bench` includes this file:
+//! it runs the product's own code path, minus the runtime).
 #![allow(dead_code)]
 
-use edap_core::api::admin::{TaskConfigSpec, TaskSpec};
+use edap_core::api::aggregator_api::types::{
+    AuthTokenJson, HpkeConfigJson, RoleJson, TokenHashJson,
+};
+use edap_core::api::aggregator_api::{PostTaskReq, TaskResp, MEDIA_TYPE};
+use edap_core::api::provision::TaskConfigSpec;
 use edap_core::hpke::HpkeKeypair;
 use edap_core::http::{Method, Response};
 use edap_core::media::MediaType;
@@ -11,7 +17,7 @@ use edap_core::messages::*;
 use edap_core::platform::DeploymentConfig;
 use edap_core::roles::client::Client;
 use edap_core::roles::collector::{self, Collection};
-use edap_core::task::{AggregationSchedule, TokenHash};
+use edap_core::task::{AggregationSchedule, AuthHeader, Secret, TokenHash};
 use edap_core::ProblemDocument;
 use prio::codec::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -19,12 +25,43 @@ use std::rc::Rc;
 
 pub const LEADER: &str = "http://leader.test";
 pub const HELPER: &str = "http://helper.test";
-pub const ADMIN_TOKEN: &str = "admin-secret";
+pub const API_TOKEN: &str = "aggregator-api-secret";
 pub const AGG_TOKEN: &str = "leader-to-helper-secret";
 pub const COLLECTOR_TOKEN: &str = "collector-secret";
 /// 2023-11-14T22:13:20Z, a whole number of hours.
 pub const START_MS: u64 = 1_700_002_800_000;
 pub const PRECISION: u64 = 3600;
+
+/// How an [`Env`] is set up.
+pub struct EnvOptions {
+    pub vdaf: VdafConfig,
+    pub mode: BatchMode,
+    pub task_window: Option<(u64, u64)>,
+    pub helper_config: DeploymentConfig,
+    pub leader_config: DeploymentConfig,
+    pub helper_dialect: edap_core::task::PeerDialect,
+    pub report_expiry_age: Option<u64>,
+    /// The task's schedule on both aggregators (default: [`schedule`]).
+    pub schedule: Option<AggregationSchedule>,
+    /// Differential privacy of the task, on both aggregators.
+    pub dp: edap_core::dp::DpStrategy,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions {
+            vdaf: VdafConfig::Prio3Count,
+            mode: BatchMode::TimeInterval,
+            task_window: None,
+            helper_config: deployment_config(),
+            leader_config: deployment_config(),
+            helper_dialect: edap_core::task::PeerDialect::Auto,
+            report_expiry_age: None,
+            schedule: None,
+            dp: Default::default(),
+        }
+    }
+}
 
 pub struct Env {
     pub net: Rc<MemNetwork>,
@@ -34,12 +71,15 @@ pub struct Env {
     pub task_id: TaskId,
     pub config: TaskConfiguration,
     pub client: Client,
+    /// The task's VDAF verification key (tests that play the Leader need it).
+    pub verify_key: [u8; 32],
 }
 
+/// A development deployment with the aggregator API on (token [`API_TOKEN`]).
 pub fn deployment_config() -> DeploymentConfig {
     DeploymentConfig {
-        admin_token_hash: Some(TokenHash::of(ADMIN_TOKEN)),
-        ..Default::default()
+        api_token_hashes: vec![TokenHash::of(API_TOKEN)],
+        ..DeploymentConfig::development()
     }
 }
 
@@ -70,9 +110,42 @@ impl Env {
         task_window: Option<(u64, u64)>,
         helper_config: DeploymentConfig,
     ) -> Env {
+        Env::build(EnvOptions {
+            vdaf,
+            mode,
+            task_window,
+            helper_config,
+            ..EnvOptions::default()
+        })
+    }
+
+    pub fn build(o: EnvOptions) -> Env {
+        let EnvOptions {
+            vdaf,
+            mode,
+            task_window,
+            helper_config,
+            leader_config,
+            helper_dialect,
+            report_expiry_age,
+            schedule: task_schedule,
+            dp,
+        } = o;
         let net = MemNetwork::new(START_MS);
-        let leader = net.deploy(LEADER, deployment_config());
-        let helper = net.deploy(HELPER, helper_config);
+        let leader = net.deploy(
+            LEADER,
+            DeploymentConfig {
+                dap_url: leader_config.dap_url.clone().or(Some(format!("{LEADER}/"))),
+                ..leader_config
+            },
+        );
+        let helper = net.deploy(
+            HELPER,
+            DeploymentConfig {
+                dap_url: helper_config.dap_url.clone().or(Some(format!("{HELPER}/"))),
+                ..helper_config
+            },
+        );
         let collector_key =
             HpkeKeypair::generate(HpkeConfigId(7), HpkeKemId::X25519_HKDF_SHA256).unwrap();
         let spec = TaskConfigSpec {
@@ -86,38 +159,49 @@ impl Env {
             task_start: task_window.map(|w| w.0),
             task_end: task_window.map(|w| w.1),
         };
-        let verify_key = edap_core::messages::base64url(&edap_core::rand::array::<32>());
-        let collector_cfg =
-            edap_core::messages::base64url(&collector_key.config.get_encoded().unwrap());
+        let config = spec.to_config().unwrap();
+        let verify_key_bytes = edap_core::rand::array::<32>();
+        let verify_key = edap_core::messages::base64url(&verify_key_bytes);
         let mut task_id = None;
-        for (d, role) in [(&leader, "leader"), (&helper, "helper")] {
-            let spec = TaskSpec {
-                role: role.into(),
-                config: Some(spec.clone()),
-                vdaf_verify_key: verify_key.clone(),
-                collector_hpke_config: collector_cfg.clone(),
-                aggregator_auth_token: Some(AGG_TOKEN.into()),
-                collector_auth_token: (role == "leader").then(|| COLLECTOR_TOKEN.into()),
-                schedule: Some(schedule()),
-                ..Default::default()
-            };
-            let resp = admin(
+        // Janus's fields only: each aggregator builds the configuration from its DAP URL.
+        for (d, role) in [(&helper, RoleJson::Helper), (&leader, RoleJson::Leader)] {
+            let leader_side = role == RoleJson::Leader;
+            let mut req = janus_post_task_req(&config, role, &verify_key, &collector_key);
+            req.schedule = Some(task_schedule.clone().unwrap_or_else(schedule));
+            req.report_expiry_age = report_expiry_age;
+            req.vdaf = req.vdaf.map(|v| v.with_dp(dp));
+            if leader_side {
+                req.helper_dialect = Some(helper_dialect);
+            }
+            req.aggregator_auth_token =
+                Some(AuthTokenJson::new(AuthHeader::Bearer, AGG_TOKEN.into()));
+            if leader_side {
+                req.collector_auth_token_hash = Some(TokenHashJson::of(&AuthTokenJson::new(
+                    AuthHeader::Bearer,
+                    COLLECTOR_TOKEN.into(),
+                )));
+            }
+            let resp = api(
                 d,
                 Method::Post,
-                "/admin/tasks",
-                Some(serde_json::to_value(&spec).unwrap()),
+                "/api/tasks",
+                Some(serde_json::to_value(&req).unwrap()),
             );
             assert_eq!(
                 resp.status,
-                201,
+                200,
                 "provisioning: {}",
                 String::from_utf8_lossy(&resp.body)
             );
-            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
-            task_id = Some(TaskId::from_base64url(v["task_id"].as_str().unwrap()).unwrap());
+            let t: TaskResp = serde_json::from_slice(&resp.body).unwrap();
+            assert_eq!(
+                t.task_config,
+                edap_core::messages::base64url(&config.get_encoded().unwrap()),
+                "the aggregator built a different configuration"
+            );
+            task_id = Some(t.task_id);
         }
         let task_id = task_id.unwrap();
-        let config = spec.to_config().unwrap();
         let hpke = |d: &MemDeployment| {
             let r = d.request(Method::Get, "/hpke_config", &[], vec![]);
             assert_eq!(r.status, 200);
@@ -139,6 +223,7 @@ impl Env {
             task_id,
             config,
             client,
+            verify_key: verify_key_bytes,
         }
     }
 
@@ -190,15 +275,17 @@ impl Env {
             .run_until(120_000, || self.net.next_alarm().is_none());
     }
 
+    /// The Leader's raw counters (the `counters` of the task's upload metrics).
     pub fn stats(&self) -> BTreeMap<String, u64> {
-        let r = admin(
+        let r = api(
             &self.leader,
             Method::Get,
-            &format!("/admin/tasks/{}/stats", self.task_id),
+            &format!("/api/tasks/{}/metrics/uploads", self.task_id),
             None,
         );
-        assert_eq!(r.status, 200);
-        serde_json::from_slice(&r.body).unwrap()
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        serde_json::from_value(v["counters"].clone()).unwrap()
     }
 
     pub fn collection_post(&self, req: &CollectionJobReq) -> Response {
@@ -267,7 +354,45 @@ impl Env {
     }
 }
 
-pub fn admin(
+/// The `PostTaskReq` of a task given as a configuration, in Janus's fields only (no
+/// extension): what a Janus control plane sends. No tokens.
+pub fn janus_post_task_req(
+    config: &TaskConfiguration,
+    role: RoleJson,
+    verify_key: &str,
+    collector_key: &HpkeKeypair,
+) -> PostTaskReq {
+    let interval = config.task_interval();
+    PostTaskReq {
+        peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
+            config.helper_endpoint.clone()
+        } else {
+            config.leader_endpoint.clone()
+        }),
+        batch_mode: Some(config.batch_mode.into()),
+        aggregation_mode: None,
+        vdaf: Some((&config.vdaf).into()),
+        role,
+        vdaf_verify_key: Secret(verify_key.to_string()),
+        task_info: Some(edap_core::messages::base64url(&config.task_info)),
+        task_start: interval.map(|i| i.start.0),
+        task_duration: interval.map(|i| i.duration.0),
+        min_batch_size: Some(config.min_batch_size),
+        time_precision: Some(config.time_precision),
+        collector_hpke_config: HpkeConfigJson::from(&collector_key.config),
+        aggregator_auth_token: None,
+        collector_auth_token_hash: None,
+        task_id: None,
+        task_config: None,
+        schedule: None,
+        helper_dialect: None,
+        report_expiry_age: None,
+        aggregator_auth_token_hash: None,
+    }
+}
+
+/// An aggregator API request with the right token, Accept and (with a body) Content-Type.
+pub fn api(
     d: &MemDeployment,
     method: Method,
     path: &str,
@@ -276,13 +401,10 @@ pub fn admin(
     let body = body
         .map(|v| serde_json::to_vec(&v).unwrap())
         .unwrap_or_default();
-    d.request(
-        method,
-        path,
-        &[
-            ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
+    let auth = format!("Bearer {API_TOKEN}");
+    let mut h = vec![("authorization", auth.as_str()), ("accept", MEDIA_TYPE)];
+    if !body.is_empty() {
+        h.push(("content-type", MEDIA_TYPE));
+    }
+    d.request(method, path, &h, body)
 }

@@ -1,13 +1,16 @@
-//! Helper aggregation jobs: one instance per job, whose ID is a hash of the Leader's
-//! `AggregationJobInitReq`, so identical retries land on the same job and get the stored
-//! answer. Small jobs are answered synchronously; large ones are processed by the
-//! instance's alarm while the Leader polls.
+//! Helper aggregation jobs: one instance per job. A job created with DAP-18's `POST` is
+//! named by a hash of the Leader's `AggregationJobInitReq`; one created with `PUT` (the form
+//! deployed Leaders speak) by the ID the Leader chose. Either way an identical retry lands
+//! on the same job and gets the stored answer. Small jobs are answered synchronously; large
+//! ones are processed by the instance's alarm while the Leader polls. A finished job is
+//! kept for the task's report expiry age (a Leader may retry that long), then deleted.
 
 use super::{job_batch, JobBatch};
 use crate::error::{Abort, DapErrorType};
+use crate::lifecycle;
 use crate::messages::{
-    AggregationJobContinueReq, AggregationJobId, AggregationJobInitReq, AggregationJobResp,
-    ReportError, ReportId, Role, TaskId, Time, VerifyResp, VerifyRespResult,
+    AggJobEncoding, AggregationJobId, AggregationJobInitReq, AggregationJobResp, ReportError,
+    ReportId, Role, TaskId, Time, VerifyResp, VerifyRespResult,
 };
 use crate::platform::Platform;
 use crate::roles::{open_input_share, shared_secrets, AggJobReq, AggJobResp, InputShareContext};
@@ -16,7 +19,6 @@ use crate::store::replay::ReplayReq;
 use crate::store::{get, put, shard_of, Kv};
 use crate::task::AggregatorTask;
 use crate::vdaf::{self, agg_share, DapVdaf, Transition};
-use prio::codec::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -28,7 +30,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum JobState {
     Pending,
-    Ready(Vec<u8>),
+    Ready(#[serde(with = "crate::store::bytes")] Vec<u8>),
     Failed(Abort),
     Deleted,
 }
@@ -36,9 +38,15 @@ enum JobState {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct HelperJob {
     task_id: TaskId,
+    /// The job's ID (derived from the request for POST, the Leader's for PUT).
+    id: AggregationJobId,
     request_hash: [u8; 32],
     step: u16,
     state: JobState,
+    /// The report IDs of the job, in order (to tell a continuation for other reports).
+    report_ids: Vec<ReportId>,
+    /// The encoding the Leader spoke, in which it gets its answers.
+    encoding: AggJobEncoding,
 }
 
 /// The Helper's job ID for an init request: derived from the task and body.
@@ -81,12 +89,13 @@ pub async fn handle<P: Platform>(
     req: AggJobReq,
 ) -> Result<(AggJobResp, Option<u64>), Abort> {
     match req {
-        AggJobReq::HelperInit { task_id, body } => {
+        AggJobReq::HelperInit { task_id, id, body } => {
             let hash: [u8; 32] = Sha256::digest(&body).into();
             if let Some(job) = get::<HelperJob>(kv, b"m")? {
                 if job.request_hash != hash {
-                    return Err(Abort::invalid_message(
-                        "aggregation job exists with a different request",
+                    // Only possible in the PUT form: the Leader reused its job ID.
+                    return Err(Abort::Conflict(
+                        "an aggregation job with this ID exists with a different request".into(),
                     ));
                 }
                 return Ok((view(&job)?, None));
@@ -95,20 +104,32 @@ pub async fn handle<P: Platform>(
                 .task(&task_id)
                 .await?
                 .ok_or_else(|| Abort::dap(DapErrorType::UnrecognizedTask, "unknown task"))?;
-            let req = AggregationJobInitReq::get_decoded(&body).map_err(Abort::invalid_message)?;
+            // PUT is the deployed peers' form, which also uses their encoding; either form
+            // is read in either encoding and answered in the one it came in.
+            let first = if id.is_some() {
+                AggJobEncoding::PartialBatchSelector
+            } else {
+                AggJobEncoding::Dap18
+            };
+            let (req, encoding) =
+                AggJobEncoding::decode_init_any(first, &body).map_err(Abort::invalid_message)?;
             validate_init(&task, &req)?;
-            let job_id = job_id_for(&task_id, &body);
+            let job_id = id.unwrap_or_else(|| job_id_for(&task_id, &body));
+            let mut job = HelperJob {
+                task_id,
+                id: job_id,
+                request_hash: hash,
+                step: 0,
+                state: JobState::Pending,
+                report_ids: req
+                    .verify_inits
+                    .iter()
+                    .map(|v| v.report_share.metadata.report_id)
+                    .collect(),
+                encoding,
+            };
             if req.verify_inits.len() > p.config().helper_async_threshold {
-                put(
-                    kv,
-                    b"m",
-                    &HelperJob {
-                        task_id,
-                        request_hash: hash,
-                        step: 0,
-                        state: JobState::Pending,
-                    },
-                )?;
+                put(kv, b"m", &job)?;
                 kv.put(b"q", &body)?;
                 return Ok((
                     AggJobResp::Helper {
@@ -118,14 +139,9 @@ pub async fn handle<P: Platform>(
                     Some(p.now_ms()),
                 ));
             }
-            let resp = process(p, &task, job_id, &req).await?;
-            let job = HelperJob {
-                task_id,
-                request_hash: hash,
-                step: 0,
-                state: JobState::Ready(resp),
-            };
+            job.state = JobState::Ready(process(p, &task, job_id, &req, encoding).await?);
             put(kv, b"m", &job)?;
+            keep_for(p, kv, &task)?;
             Ok((view(&job)?, None))
         }
         AggJobReq::HelperGet { step, .. } => {
@@ -143,10 +159,27 @@ pub async fn handle<P: Platform>(
         }
         AggJobReq::HelperContinue { body, .. } => {
             let job = get::<HelperJob>(kv, b"m")?.ok_or_else(unknown_job)?;
-            let req =
-                AggregationJobContinueReq::get_decoded(&body).map_err(Abort::invalid_message)?;
+            if matches!(job.state, JobState::Deleted) {
+                return Err(unknown_job());
+            }
+            let req = job
+                .encoding
+                .decode_continue(&body)
+                .map_err(Abort::invalid_message)?;
             if req.step == 0 {
                 return Err(Abort::invalid_message("continuation step must not be 0"));
+            }
+            // DAP-18 "Helper Continuation": a report ID the job does not hold is an invalid
+            // message.
+            if let Some(unknown) = req
+                .verify_continues
+                .iter()
+                .find(|c| !job.report_ids.contains(&c.report_id))
+            {
+                return Err(Abort::invalid_message(format!(
+                    "report {} is not part of this aggregation job",
+                    unknown.report_id
+                )));
             }
             // Prio3 verifies in one round: every report of the job reached a terminal state
             // at initialization, so there is no step to continue to.
@@ -166,6 +199,9 @@ pub async fn handle<P: Platform>(
             job.state = JobState::Deleted;
             put(kv, b"m", &job)?;
             kv.delete(b"q")?;
+            if let Some(task) = p.task(&job.task_id).await? {
+                keep_for(p, kv, &task)?;
+            }
             Ok((AggJobResp::Deleted, None))
         }
         AggJobReq::LeaderStart { .. } => Err(Abort::Internal(
@@ -193,8 +229,11 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
         put(kv, b"m", &job)?;
         return Ok(None);
     };
-    let req = AggregationJobInitReq::get_decoded(&body).map_err(Abort::invalid_message)?;
-    match process(p, &task, job_id_for(&job.task_id, &body), &req).await {
+    let req = job
+        .encoding
+        .decode_init(&body)
+        .map_err(Abort::invalid_message)?;
+    match process(p, &task, job.id, &req, job.encoding).await {
         Ok(resp) => job.state = JobState::Ready(resp),
         // Storage trouble: try again shortly; everything below is idempotent.
         Err(Abort::Unavailable(_)) => return Ok(Some(p.now_ms() + 1000)),
@@ -202,7 +241,17 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
     }
     put(kv, b"m", &job)?;
     kv.delete(b"q")?;
+    keep_for(p, kv, &task)?;
     Ok(None)
+}
+
+/// A finished job answers retries for the task's report expiry age, then goes.
+fn keep_for<P: Platform>(p: &P, kv: &mut impl Kv, task: &AggregatorTask) -> Result<(), Abort> {
+    let at = p
+        .now_ms()
+        .saturating_add(task.report_expiry_age.saturating_mul(1000));
+    lifecycle::set_expiry(kv, at)?;
+    Ok(())
 }
 
 fn validate_init(task: &AggregatorTask, req: &AggregationJobInitReq) -> Result<(), Abort> {
@@ -238,6 +287,7 @@ async fn process<P: Platform>(
     task: &AggregatorTask,
     job: AggregationJobId,
     req: &AggregationJobInitReq,
+    encoding: AggJobEncoding,
 ) -> Result<Vec<u8>, Abort> {
     let keys = p.hpke_keys().await?;
     let batch = job_batch(&task.config, &req.extensions)?;
@@ -248,11 +298,13 @@ async fn process<P: Platform>(
         keys: &keys,
         now_secs: p.now_ms() / 1000,
         skew_secs: p.config().report_skew_secs,
+        retention: task.retention(),
     };
     let inst = task.vdaf();
     let resp = crate::with_prio3!(&inst, |v| process_with(p, task, job, req, batch, &cx, v)
         .await)?;
-    resp.get_encoded()
+    encoding
+        .encode_resp(&resp)
         .map_err(|e| Abort::Internal(e.to_string()))
 }
 
@@ -323,12 +375,19 @@ async fn process_with<P: Platform, V: DapVdaf>(
     let calls = by_shard.iter().map(|(shard, idxs)| {
         let ids = idxs
             .iter()
-            .map(|i| req.verify_inits[*i].report_share.metadata.report_id)
+            .map(|i| {
+                let m = &req.verify_inits[*i].report_share.metadata;
+                (m.report_id, m.time)
+            })
             .collect();
         p.replay(
             &task.task_id,
             *shard,
-            ReplayReq::CheckAndInsert { job, ids },
+            ReplayReq::CheckAndInsert {
+                job,
+                ids,
+                retention: task.retention(),
+            },
         )
     });
     let answers = futures::future::join_all(calls).await;
@@ -377,6 +436,8 @@ async fn process_with<P: Platform, V: DapVdaf>(
                     job,
                     vdaf: task.config.vdaf,
                     deltas,
+                    now: p.now_ms() / 1000,
+                    retention: task.retention(),
                 },
             )
             .await?

@@ -34,6 +34,12 @@ impl JobBatch {
 
 /// Checks aggregation-job extensions against the task's batch mode.
 pub fn job_batch(config: &TaskConfiguration, ext: &Extensions) -> Result<JobBatch, Abort> {
+    // DAP-18 "Helper Initialization": out-of-order job extensions are an invalid message.
+    if !ext.is_strictly_ordered() {
+        return Err(Abort::invalid_message(
+            "aggregation job extensions must be in strictly increasing order of type",
+        ));
+    }
     let unsupported: Vec<u16> = ext
         .types()
         .filter(|t| {

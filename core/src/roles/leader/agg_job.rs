@@ -7,15 +7,17 @@
 //! report. Verification is deterministic given the persisted preparation time, so the
 //! Leader recomputes its states instead of storing them.
 
-use super::peer::{self, PeerAnswer};
+use super::peer::{self, Creation, PeerAnswer, PeerState};
 use crate::error::Abort;
 use crate::http::{Method, OutboundRequest};
+use crate::lifecycle;
 use crate::media::MediaType;
 use crate::messages::{
-    AggregationJobId, AggregationJobInitReq, AggregationJobResp, BatchId, Extension, Extensions,
-    Report, ReportError, ReportShare, Role, TaskId, VerifyInit, VerifyRespResult,
-    AGG_JOB_EXTENSION_LEADER_SELECTED_BATCH_ID,
+    AggJobEncoding, AggregationJobId, AggregationJobInitReq, AggregationJobResp, BatchId,
+    Extension, Extensions, Report, ReportError, ReportShare, Role, TaskId, VerifyInit,
+    VerifyRespResult, AGG_JOB_EXTENSION_LEADER_SELECTED_BATCH_ID,
 };
+use crate::observe::{self, Event, PeerResource};
 use crate::platform::Platform;
 use crate::roles::helper::JobBatch;
 use crate::roles::{
@@ -23,17 +25,18 @@ use crate::roles::{
 };
 use crate::store::batch_index::IndexReq;
 use crate::store::buckets::{self, BucketKey, BucketReq, BucketResp};
-use crate::store::report_shard::{JobClaim, PendingReport, ShardReq};
+use crate::store::report_shard::{count, JobClaim, PeerFailure, PendingReport, ShardReq};
 use crate::store::{get, key, put, shard_of, Kv};
-use crate::task::AggregatorTask;
+use crate::task::{AggregatorTask, PeerDialect};
 use crate::vdaf::{self, agg_share, DapVdaf, Transition};
-use prio::codec::{Decode, Encode};
+use prio::codec::Decode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 // Storage schema (one instance per Leader aggregation job):
-//   "L"               -> LeaderJob (task, phase, Helper location, attempts)
-//   "r" || idx u32 BE -> PendingReport: the job's reports, in job order
+//   "L"               -> LeaderJob (task, phase, where the job stands at the Helper, attempts)
+//   "r" || idx u32 BE -> PendingReport: the job's reports, in job order (deleted once
+//                        committed); the whole instance goes a retention period after Done
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Phase {
@@ -48,6 +51,7 @@ enum Phase {
     Committed {
         aggregated: u64,
         rejected: Vec<(ReportError, u64)>,
+        helper_rejected: Vec<(ReportError, u64)>,
     },
     /// Finished.
     Done,
@@ -63,7 +67,7 @@ struct LeaderJob {
     phase: Phase,
     attempts: u32,
     prepared_at: Option<u64>,
-    helper_location: Option<String>,
+    helper: PeerState,
     helper_requests: u32,
 }
 
@@ -97,9 +101,18 @@ pub fn start(
         batch,
         reports,
     } = claim;
-    for (i, r) in reports.iter().enumerate() {
-        put(kv, &key(&[b"r", &(i as u32).to_be_bytes()]), r)?;
-    }
+    // One batched write for every report of the job.
+    let rows = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            Ok((
+                key(&[b"r", &(i as u32).to_be_bytes()]),
+                crate::store::to_bytes(r)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+    kv.put_many(&rows)?;
     put(
         kv,
         b"L",
@@ -112,7 +125,7 @@ pub fn start(
             phase: Phase::New,
             attempts: 0,
             prepared_at: None,
-            helper_location: None,
+            helper: PeerState::default(),
             helper_requests: 0,
         },
     )?;
@@ -125,9 +138,7 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
         return Ok(None);
     };
     let Some(task) = p.task(&job.task_id).await? else {
-        // The task was deleted: nothing left to do.
-        job.phase = Phase::Done;
-        put(kv, b"L", &job)?;
+        // The task was deleted: the instance's alarm deletes everything.
         return Ok(None);
     };
     loop {
@@ -136,15 +147,14 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
             Phase::Committed {
                 aggregated,
                 rejected,
+                helper_rejected,
             } => {
-                let result = bookkeeping(p, &task, &job, aggregated, &rejected).await;
+                let result =
+                    bookkeeping(p, &task, &job, aggregated, &rejected, &helper_rejected).await;
                 if let Err(e) = result {
                     return retry(p, kv, &mut job, e);
                 }
-                kv.delete_range(b"r", b"s")?;
-                job.phase = Phase::Done;
-                put(kv, b"L", &job)?;
-                return Ok(None);
+                return finish(p, kv, &mut job);
             }
             Phase::New | Phase::Prepared { .. } => {
                 let inst = task.vdaf();
@@ -158,19 +168,27 @@ pub async fn alarm<P: Platform>(p: &P, kv: &mut impl Kv) -> Result<Option<u64>, 
                         put(kv, b"L", &job)?;
                         return Ok(Some(ms));
                     }
-                    Ok(Step::Abandon(_reason)) => {
-                        if let Err(e) = abandon(p, &task, &job).await {
+                    Ok(Step::Abandon(reason)) => {
+                        if let Err(e) = abandon(p, &task, &job, &reason).await {
                             return retry(p, kv, &mut job, e);
                         }
-                        job.phase = Phase::Done;
-                        put(kv, b"L", &job)?;
-                        return Ok(None);
+                        return finish(p, kv, &mut job);
                     }
                     Err(e) => return retry(p, kv, &mut job, e),
                 }
             }
         }
     }
+}
+
+/// Marks the job done, drops its reports and schedules the instance's deletion.
+fn finish(p: &impl Platform, kv: &mut impl Kv, job: &mut LeaderJob) -> Result<Option<u64>, Abort> {
+    kv.delete_range(b"r", b"s")?;
+    job.phase = Phase::Done;
+    put(kv, b"L", &*job)?;
+    let at = p.now_ms() + p.config().leader_job_retention_secs.saturating_mul(1000);
+    lifecycle::set_expiry(kv, at)?;
+    Ok(Some(at))
 }
 
 fn retry(
@@ -223,6 +241,7 @@ async fn drive<P: Platform, V: DapVdaf>(
         keys: &keys,
         now_secs,
         skew_secs: p.config().report_skew_secs,
+        retention: task.retention(),
     };
     let ctx = vdaf::vdaf_context(&task.task_id);
     let dhs = shared_secrets(
@@ -290,6 +309,8 @@ async fn drive<P: Platform, V: DapVdaf>(
                     BucketReq::Register {
                         job: job.job,
                         buckets: wanted,
+                        now: p.now_ms() / 1000,
+                        retention: task.retention(),
                     },
                 )
                 .await?
@@ -326,6 +347,7 @@ async fn drive<P: Platform, V: DapVdaf>(
 
     // 2. The Helper's answer.
     let mut out_shares: Vec<(u32, V::OutputShare)> = Vec::new();
+    let mut helper_rejected: Vec<(u32, ReportError)> = Vec::new();
     if !included.is_empty() {
         let extensions = match job.batch {
             Some(b) => Extensions::new(vec![Extension {
@@ -361,6 +383,9 @@ async fn drive<P: Platform, V: DapVdaf>(
             Sent::Wait(ms) => return Ok(Step::WaitUntil(ms)),
             Sent::Refused(reason) => return Ok(Step::Abandon(reason)),
         };
+        // From here the Helper has committed this job: an answer the Leader cannot use is
+        // never a reason to give the job up (that would count its reports at the Helper
+        // only). It asks again until the answer is usable.
         if resp.verify_resps.len() != included.len()
             || resp
                 .verify_resps
@@ -368,31 +393,29 @@ async fn drive<P: Platform, V: DapVdaf>(
                 .zip(&init.verify_inits)
                 .any(|(a, b)| a.report_id != b.report_share.metadata.report_id)
         {
-            return Ok(Step::Abandon(
-                "the Helper answered for other reports".into(),
-            ));
+            return Err(unusable(p, task, job, "the Helper answered for other reports").await);
         }
+        let mut finished = Vec::with_capacity(included.len());
         for ((i, (state, _)), vr) in included.iter().zip(states.drain(..)).zip(resp.verify_resps) {
             match vr.result {
                 VerifyRespResult::Continue(payload) => {
                     match vdaf::continued(vdaf, &ctx, true, state, &payload) {
-                        Ok(Transition::Finished { out_share }) => out_shares.push((*i, out_share)),
+                        Ok(Transition::Finished { out_share }) => finished.push((*i, out_share)),
                         Ok(_) => {
-                            return Ok(Step::Abandon(
-                                "more verification rounds than Prio3 has".into(),
-                            ))
+                            let why = "more verification rounds than Prio3 has";
+                            return Err(unusable(p, task, job, why).await);
                         }
                         Err(e) => rejected.push((*i, e)),
                     }
                 }
-                VerifyRespResult::Reject(e) => rejected.push((*i, e)),
+                VerifyRespResult::Reject(e) => helper_rejected.push((*i, e)),
                 VerifyRespResult::Finish => {
-                    return Ok(Step::Abandon(
-                        "the Helper finished a report the Leader had not".into(),
-                    ))
+                    let why = "the Helper finished a report the Leader had not";
+                    return Err(unusable(p, task, job, why).await);
                 }
             }
         }
+        out_shares = finished;
     }
 
     // 3. Commit, per bucket, once.
@@ -428,6 +451,8 @@ async fn drive<P: Platform, V: DapVdaf>(
                 job: job.job,
                 vdaf: task.config.vdaf,
                 deltas,
+                now: p.now_ms() / 1000,
+                retention: task.retention(),
             },
         )
         .await?
@@ -451,15 +476,54 @@ async fn drive<P: Platform, V: DapVdaf>(
             aggregated += members.len() as u64;
         }
     }
-    let mut counts: BTreeMap<ReportError, u64> = BTreeMap::new();
-    for (_, e) in &rejected {
-        *counts.entry(*e).or_default() += 1;
-    }
+    let tally = |list: &[(u32, ReportError)]| {
+        let mut counts: BTreeMap<ReportError, u64> = BTreeMap::new();
+        for (_, e) in list {
+            *counts.entry(*e).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    };
     job.phase = Phase::Committed {
         aggregated,
-        rejected: counts.into_iter().collect(),
+        rejected: tally(&rejected),
+        helper_rejected: tally(&helper_rejected),
     };
     Ok(Step::Committed)
+}
+
+/// The Helper's answer cannot be used: log it, forget where the job stands (the next
+/// attempt repeats the same creation request, which a Helper answers with the same job)
+/// and retry later (the returned abort is retryable).
+async fn unusable<P: Platform>(
+    p: &P,
+    task: &AggregatorTask,
+    job: &mut LeaderJob,
+    why: &str,
+) -> Abort {
+    job.helper.location = None;
+    peer::failed(
+        p,
+        task,
+        &creation(task, job, [&[], &[]]),
+        None,
+        None,
+        why.to_string(),
+        true,
+    )
+    .await;
+    Abort::Unavailable(why.to_string())
+}
+
+fn creation<'a>(task: &AggregatorTask, job: &LeaderJob, body: [&'a [u8]; 2]) -> Creation<'a> {
+    Creation {
+        resource: PeerResource::AggregationJob,
+        path: format!("/tasks/{}/aggregation_jobs", task.task_id),
+        id: job.job.0,
+        media: MediaType::AggregationJobInitReq,
+        body,
+        poll_query: Some("step=0"),
+        counter_shard: job.report_shard,
+    }
 }
 
 enum Sent {
@@ -475,29 +539,42 @@ async fn send<P: Platform>(
     job: &mut LeaderJob,
     init: &AggregationJobInitReq,
 ) -> Result<Sent, Abort> {
-    let body = init
-        .get_encoded()
-        .map_err(|e| Abort::Internal(e.to_string()))?;
+    let encode = |e: AggJobEncoding| {
+        e.encode_init(init)
+            .map_err(|err| Abort::Internal(format!("cannot encode the job ({e:?}): {err}")))
+    };
+    let dap18 = encode(AggJobEncoding::Dap18)?;
+    let deployed = encode(AggJobEncoding::PartialBatchSelector)?;
     job.helper_requests += 1;
+    let mut state = job.helper.clone();
     let answer = peer::exchange(
         p,
         task,
-        &mut job.helper_location,
-        &format!("/tasks/{}/aggregation_jobs", task.task_id),
-        MediaType::AggregationJobInitReq,
-        body,
-        Some("step=0"),
+        &mut state,
+        &creation(task, job, [&dap18, &deployed]),
     )
-    .await?;
-    Ok(match answer {
-        PeerAnswer::Ready(b) => match AggregationJobResp::get_decoded(&b) {
+    .await;
+    job.helper = state;
+    // The answer comes in the encoding of the form the Helper accepted.
+    let encoding = match job.helper.dialect {
+        Some(PeerDialect::Put) => AggJobEncoding::PartialBatchSelector,
+        _ => AggJobEncoding::Dap18,
+    };
+    let decode = |b: &[u8]| {
+        encoding
+            .decode_resp(b)
+            .or_else(|e| encoding.other().decode_resp(b).map_err(|_| e))
+    };
+    Ok(match answer? {
+        PeerAnswer::Ready(b) => match decode(&b) {
             Ok(r) => Sent::Ready(r),
-            Err(e) => Sent::Refused(format!("undecodable AggregationJobResp: {e}")),
+            Err(e) => {
+                let why = format!("undecodable AggregationJobResp: {e}");
+                return Err(unusable(p, task, job, &why).await);
+            }
         },
         PeerAnswer::Pending(at) => Sent::Wait(at),
-        PeerAnswer::Refused { status, problem } => {
-            Sent::Refused(PeerAnswer::refusal(status, &problem))
-        }
+        PeerAnswer::Refused { detail, .. } => Sent::Refused(detail),
     })
 }
 
@@ -507,7 +584,9 @@ async fn bookkeeping<P: Platform>(
     job: &LeaderJob,
     aggregated: u64,
     rejected: &[(ReportError, u64)],
+    helper_rejected: &[(ReportError, u64)],
 ) -> Result<(), Abort> {
+    let now = p.now_ms() / 1000;
     if let Some(batch) = job.batch {
         p.batch_index(
             &task.task_id,
@@ -515,7 +594,8 @@ async fn bookkeeping<P: Platform>(
                 job: job.job,
                 batch,
                 committed: aggregated,
-                rejected: rejected.iter().map(|(_, n)| n).sum(),
+                rejected: rejected.iter().chain(helper_rejected).map(|(_, n)| n).sum(),
+                expires_at: task.retention().from_now(now),
             },
         )
         .await?;
@@ -524,9 +604,11 @@ async fn bookkeeping<P: Platform>(
         &task.task_id,
         job.report_shard,
         ShardReq::Finish {
+            now,
             job: job.job,
             aggregated,
             rejected: rejected.to_vec(),
+            helper_rejected: helper_rejected.to_vec(),
             helper_requests: u64::from(job.helper_requests),
         },
     )
@@ -534,13 +616,21 @@ async fn bookkeeping<P: Platform>(
     Ok(())
 }
 
-/// Gives the job up: its reports go back to pending (see `ShardReq::Release`).
-async fn abandon<P: Platform>(p: &P, task: &AggregatorTask, job: &LeaderJob) -> Result<(), Abort> {
+/// Gives the job up when the Helper refused it (so it holds none of it) or its reports can
+/// no longer be verified: its reports go back to pending or are dropped (see
+/// `ShardReq::Release`), collections waiting for them are told why, and it is logged.
+async fn abandon<P: Platform>(
+    p: &P,
+    task: &AggregatorTask,
+    job: &LeaderJob,
+    reason: &str,
+) -> Result<(), Abort> {
+    let now = p.now_ms() / 1000;
     let shard = shard_of(&job.job.0, task.schedule.bucket_shards);
     p.buckets(&task.task_id, shard, BucketReq::Abandon { job: job.job })
         .await?;
-    if let Some(loc) = &job.helper_location {
-        // Best effort: let the Helper clean up. Its replay records stay.
+    if let Some(loc) = &job.helper.location {
+        // Best effort: let the Helper clean up a job it deferred.
         let _ = p
             .fetch(OutboundRequest {
                 method: Method::Delete,
@@ -558,18 +648,46 @@ async fn abandon<P: Platform>(p: &P, task: &AggregatorTask, job: &LeaderJob) -> 
                 batch,
                 committed: 0,
                 rejected: u64::from(job.n_reports),
+                expires_at: task.retention().from_now(now),
             },
         )
         .await?;
     }
+    let shard = job.report_shard;
     p.report_shard(
         &task.task_id,
-        job.report_shard,
-        ShardReq::Release {
-            job: job.job,
-            now: p.now_ms() / 1000,
+        shard,
+        ShardReq::JobFailed {
+            failure: PeerFailure {
+                at_ms: p.now_ms(),
+                reason: reason.to_string(),
+            },
         },
     )
     .await?;
+    p.report_shard(
+        &task.task_id,
+        shard,
+        ShardReq::Count {
+            items: vec![count("jobs_abandoned", 1)],
+        },
+    )
+    .await?;
+    p.report_shard(
+        &task.task_id,
+        shard,
+        ShardReq::Release {
+            job: job.job,
+            now,
+            retention: task.retention(),
+        },
+    )
+    .await?;
+    p.log(&Event::JobAbandoned {
+        task: observe::task(&task.task_id),
+        job: observe::id16(&job.job.0),
+        reports: u64::from(job.n_reports),
+        reason: reason.to_string(),
+    });
     Ok(())
 }

@@ -40,6 +40,7 @@ pub async fn shard_alarm<P: Platform>(
                 claim: claim.job,
                 n: claim.reports.len() as u64,
                 target: task.batch_size_target(),
+                expires_at: task.retention().from_now(now_ms / 1000),
             };
             match p.batch_index(task_id, assign).await {
                 Ok(IndexResp::Allocation(allocations)) => {

@@ -13,6 +13,36 @@ use crate::task::{check_report_time, AggregatorTask};
 use prio::codec::{Decode, Encode};
 use std::collections::BTreeMap;
 
+/// Why the Leader refused a report at upload, in more detail than the report error the
+/// Client sees (`task_not_started`, `task_expired` and an expired report all travel as
+/// `report_dropped`): the counter names of `upload_rejected:*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Refusal {
+    /// Sent to the Client as this error.
+    Error(ReportError),
+    /// Before the task's interval (`report_dropped`).
+    TaskNotStarted,
+    /// After the task's interval (`report_dropped`).
+    TaskExpired,
+}
+
+impl Refusal {
+    fn error(self) -> ReportError {
+        match self {
+            Refusal::Error(e) => e,
+            Refusal::TaskNotStarted | Refusal::TaskExpired => ReportError::ReportDropped,
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Refusal::Error(e) => e.to_string(),
+            Refusal::TaskNotStarted => "task_not_started".into(),
+            Refusal::TaskExpired => "task_expired".into(),
+        }
+    }
+}
+
 /// Handles an upload request body; returns the reports it refused, in request order.
 pub async fn upload<P: Platform>(
     p: &P,
@@ -28,20 +58,22 @@ pub async fn upload<P: Platform>(
     }
     let keys = p.hpke_keys().await?;
     let now = p.now_ms() / 1000;
-    let mut errors: Vec<Option<ReportError>> = vec![None; req.reports.len()];
+    let mut errors: Vec<Option<Refusal>> = vec![None; req.reports.len()];
     let mut seen = std::collections::HashSet::new();
     for (i, r) in req.reports.iter().enumerate() {
         errors[i] = check(task, &keys, r, now, p.config().report_skew_secs).err();
         if errors[i].is_none() && !seen.insert(r.metadata.report_id) {
-            errors[i] = Some(ReportError::ReportReplayed);
+            errors[i] = Some(Refusal::Error(ReportError::ReportReplayed));
         }
     }
 
     // Reports for time buckets that were already collected are discarded here, so the
     // client learns it; aggregation would refuse them anyway.
     if task.config.batch_mode == BatchMode::TimeInterval {
+        // Buckets this isolate just saw open are not asked about again.
         let idx: Vec<usize> = (0..req.reports.len())
             .filter(|i| errors[*i].is_none())
+            .filter(|i| !p.bucket_recently_open(&task.task_id, req.reports[*i].metadata.time.0))
             .collect();
         if !idx.is_empty() {
             let keys = idx
@@ -53,11 +85,16 @@ pub async fn upload<P: Platform>(
                 .await?
             {
                 BucketResp::Flags(flags) => {
+                    let mut open = Vec::new();
                     for (i, collected) in idx.iter().zip(flags) {
                         if collected {
-                            errors[*i] = Some(ReportError::BatchCollected);
+                            errors[*i] = Some(Refusal::Error(ReportError::BatchCollected));
+                        } else {
+                            open.push(req.reports[*i].metadata.time.0);
                         }
                     }
+                    open.dedup();
+                    p.remember_open_buckets(&task.task_id, &open);
                 }
                 other => {
                     return Err(Abort::Internal(format!(
@@ -80,6 +117,19 @@ pub async fn upload<P: Platform>(
                 .push(i);
         }
     }
+    // What was refused so far is counted by the first shard's request (or on its own).
+    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    for e in errors.iter().flatten() {
+        *refused
+            .entry(format!("upload_rejected:{}", e.name()))
+            .or_default() += 1;
+    }
+    let mut counts: Vec<(String, u64)> = refused.into_iter().collect();
+    if by_shard.is_empty() && !counts.is_empty() {
+        p.report_shard(&task.task_id, 0, ShardReq::Count { items: counts })
+            .await?;
+        counts = Vec::new();
+    }
     let mut calls = Vec::with_capacity(by_shard.len());
     for (shard, idxs) in &by_shard {
         let mut reports = Vec::with_capacity(idxs.len());
@@ -100,6 +150,8 @@ pub async fn upload<P: Platform>(
                 reports,
                 now,
                 schedule: task.schedule.clone(),
+                retention: task.retention(),
+                refused: std::mem::take(&mut counts),
             },
         ));
     }
@@ -109,7 +161,7 @@ pub async fn upload<P: Platform>(
             ShardResp::Put { replayed, .. } => {
                 for (i, r) in idxs.iter().zip(replayed) {
                     if r {
-                        errors[*i] = Some(ReportError::ReportReplayed);
+                        errors[*i] = Some(Refusal::Error(ReportError::ReportReplayed));
                     }
                 }
             }
@@ -120,15 +172,26 @@ pub async fn upload<P: Platform>(
             }
         }
     }
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for e in errors.iter().flatten() {
+        *by_reason.entry(e.name()).or_default() += 1;
+    }
+    if !by_reason.is_empty() {
+        p.log(&crate::observe::Event::UploadRefused {
+            task: crate::observe::task(&task.task_id),
+            reports: req.reports.len() as u64,
+            refused: by_reason,
+        });
+    }
     Ok(UploadErrors {
         status: req
             .reports
             .iter()
             .zip(errors)
             .filter_map(|(r, e)| {
-                e.map(|error| ReportUploadStatus {
+                e.map(|e| ReportUploadStatus {
                     id: r.metadata.report_id,
-                    error,
+                    error: e.error(),
                 })
             })
             .collect(),
@@ -141,20 +204,28 @@ fn check(
     r: &Report,
     now: u64,
     skew: u64,
-) -> Result<(), ReportError> {
+) -> Result<(), Refusal> {
     if keys.get(r.leader_encrypted_input_share.config_id).is_none() {
-        return Err(ReportError::OutdatedConfig);
+        return Err(Refusal::Error(ReportError::OutdatedConfig));
+    }
+    // Deactivated through the aggregator API (PATCH deactivate_at).
+    if task.deactivate_at.is_some_and(|at| now >= at) {
+        return Err(Refusal::Error(ReportError::TaskExpired));
     }
     match check_report_time(&task.config, r.metadata.time, now, skew) {
         // At upload the spec asks for report_dropped outside the task interval.
-        Err(ReportError::TaskNotStarted | ReportError::TaskExpired) => {
-            return Err(ReportError::ReportDropped)
-        }
-        other => other?,
+        Err(ReportError::TaskNotStarted) => return Err(Refusal::TaskNotStarted),
+        Err(ReportError::TaskExpired) => return Err(Refusal::TaskExpired),
+        other => other.map_err(Refusal::Error)?,
+    }
+    // Older than the expiry age: its replay record may already be gone (DAP-18 section
+    // "Input Share Validation": report_dropped).
+    if task.retention().expired(r.metadata.time.0, now) {
+        return Err(Refusal::Error(ReportError::ReportDropped));
     }
     // No report extension is defined: any public extension is unrecognized.
     if !r.metadata.public_extensions.is_empty() {
-        return Err(ReportError::InvalidMessage);
+        return Err(Refusal::Error(ReportError::InvalidMessage));
     }
     Ok(())
 }
