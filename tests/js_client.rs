@@ -19,10 +19,9 @@ use edap_testkit::{schedule, Cluster, COLLECTOR_TOKEN};
 use prio::codec::Encode;
 use prio::vdaf::prio3::optimal_chunk_length;
 use serde_json::{json, Value};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every report of a test batch; tasks are provisioned with this `min_batch_size`.
 const BATCH: u64 = 5;
@@ -133,34 +132,13 @@ fn run_node(params: &Path, log: &Path) -> (bool, String) {
         .collect();
     tests.sort();
     assert!(!tests.is_empty(), "no clients/js/test/*.test.mjs");
-    let out = std::fs::File::create(log).unwrap();
-    let mut child = Command::new("node")
-        .arg("--test")
-        .arg("--test-reporter=spec")
-        .args(&tests)
-        .current_dir(package_dir())
-        .env("EDAP_JS_TEST_PARAMS", params)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .process_group(0)
-        .spawn()
-        .expect("run node (Node.js >= 20 must be on PATH)");
-    let deadline = Instant::now() + NODE_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for node") {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            // The group's ID is the child's PID (process_group(0)).
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = edap_testkit::node::run_tests(
+        &package_dir(),
+        &tests,
+        &[("EDAP_JS_TEST_PARAMS", params)],
+        log,
+        NODE_TIMEOUT,
+    );
     kill_leftover_groups(params.parent().expect("the scratch directory"));
     let text = std::fs::read_to_string(log).unwrap_or_default();
     match status {

@@ -190,42 +190,27 @@ fn build(a: &ProvisionArgs, task: &Task, http: &Http, api_token: &str) -> Result
     let collector_token = secret(&a.collector_token, &a.collector_token_file)?;
     let c = &task.config;
     let leader = a.role == RoleArg::Leader;
-    let interval = c.task_interval();
     let encoded = c.get_encoded().map_err(|e| Error::Input(e.to_string()))?;
     let header = match a.aggregator_token_type {
         TokenTypeArg::Bearer => AuthHeader::Bearer,
         TokenTypeArg::DapAuth => AuthHeader::DapAuthToken,
     };
-    let mut req = PostTaskReq {
-        peer_aggregator_endpoint: Some(if leader {
-            c.helper_endpoint.clone()
-        } else {
-            c.leader_endpoint.clone()
-        }),
-        batch_mode: Some(c.batch_mode.into()),
-        aggregation_mode: None,
-        vdaf: Some((&c.vdaf).into()),
-        role: if leader {
-            RoleJson::Leader
-        } else {
-            RoleJson::Helper
-        },
-        vdaf_verify_key: Secret(key),
-        task_info: Some(base64url(&c.task_info)),
-        task_start: interval.map(|i| i.start.0),
-        task_duration: interval.map(|i| i.duration.0),
-        min_batch_size: Some(c.min_batch_size),
-        time_precision: Some(c.time_precision),
-        collector_hpke_config: HpkeConfigJson::from(&collector_config),
-        aggregator_auth_token: aggregator_token.map(|t| AuthTokenJson::new(header, t)),
-        collector_auth_token_hash: None,
-        task_id: Some(task.id),
-        task_config: Some(base64url(&encoded)),
-        schedule,
-        helper_dialect: None,
-        report_expiry_age: a.report_expiry_age,
-        aggregator_auth_token_hash: None,
+    let role = if leader {
+        RoleJson::Leader
+    } else {
+        RoleJson::Helper
     };
+    let mut req = PostTaskReq::for_config(
+        c,
+        role,
+        Secret(key),
+        HpkeConfigJson::from(&collector_config),
+    );
+    req.aggregator_auth_token = aggregator_token.map(|t| AuthTokenJson::new(header, t));
+    req.task_id = Some(task.id);
+    req.task_config = Some(base64url(&encoded));
+    req.schedule = schedule;
+    req.report_expiry_age = a.report_expiry_age;
     if leader {
         if req.aggregator_auth_token.is_none() {
             return Err(Error::Input(

@@ -1,31 +1,9 @@
-//! POSIX seconds as RFC 3339 UTC text (proleptic Gregorian calendar), written by hand to
-//! avoid a date library for one conversion.
+//! POSIX seconds and durations as text for the CLI's output.
 
-/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// `seconds` since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+/// `seconds` since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (the core's formatter, which the
+/// aggregator API uses for `deactivate_at`).
 pub fn rfc3339(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rem = seconds % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    edap_core::api::aggregator_api::rfc3339::format(seconds)
 }
 
 /// A duration in seconds with its compact form: `3600 s (1h)`.

@@ -11,7 +11,7 @@
 
 use crate::pairing::{self, AggregatorInfo};
 use edap_core::api::aggregator_api::types::{
-    AuthTokenJson, HpkeConfigJson, RoleJson, TokenHashJson, VdafInstance,
+    AuthTokenJson, HpkeConfigJson, RoleJson, TokenHashJson,
 };
 use edap_core::api::aggregator_api::{PostTaskReq, TaskResp, MEDIA_TYPE};
 use edap_core::messages::{base64url, TaskConfiguration, TaskId};
@@ -136,34 +136,16 @@ impl Plan {
 
     /// The `POST /tasks` body for one role (Janus's fields and our extensions).
     pub fn request(&self, role: RoleJson) -> PostTaskReq {
-        let c = &self.config;
-        let interval = c.task_interval();
-        PostTaskReq {
-            peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
-                c.helper_endpoint.clone()
-            } else {
-                c.leader_endpoint.clone()
-            }),
-            batch_mode: Some(c.batch_mode.into()),
-            aggregation_mode: (role == RoleJson::Helper).then_some(AggregationMode::Synchronous),
-            vdaf: Some(VdafInstance::from(&c.vdaf)),
+        let mut req = PostTaskReq::for_config(
+            &self.config,
             role,
-            vdaf_verify_key: Secret(self.verify_key.clone()),
-            task_info: Some(base64url(&c.task_info)),
-            task_start: interval.map(|i| i.start.0),
-            task_duration: interval.map(|i| i.duration.0),
-            min_batch_size: Some(c.min_batch_size),
-            time_precision: Some(c.time_precision),
-            collector_hpke_config: self.collector_hpke_config.clone(),
-            aggregator_auth_token: None,
-            collector_auth_token_hash: None,
-            task_id: Some(self.task_id),
-            task_config: Some(self.encoded.clone()),
-            schedule: None,
-            helper_dialect: None,
-            report_expiry_age: None,
-            aggregator_auth_token_hash: None,
-        }
+            Secret(self.verify_key.clone()),
+            self.collector_hpke_config.clone(),
+        );
+        req.aggregation_mode = (role == RoleJson::Helper).then_some(AggregationMode::Synchronous);
+        req.task_id = Some(self.task_id);
+        req.task_config = Some(self.encoded.clone());
+        req
     }
 }
 

@@ -414,6 +414,46 @@ fn every_route_keeps_accounts_apart() {
     );
     assert_eq!(r.status, 409, "the last owner left: {}", r.json);
 
+    // What a task uses cannot be deleted (checked and deleted in one statement); once the
+    // tasks are gone it can.
+    let mut t = histogram_task("On our Helper", &credential);
+    t["helper"] = ids.aggregator.clone().into();
+    t["min_batch_size"] = 12.into();
+    let on_ours = ok(
+        &ann.call("POST", &format!("accounts/{a}/tasks"), Some(t)),
+        "a task on the paired Helper",
+    );
+    let agg_path = format!("accounts/{a}/aggregators/{}", ids.aggregator);
+    let cred_path = format!("accounts/{a}/collector_credentials/{credential}");
+    for path in [&agg_path, &cred_path] {
+        let r = ann.call("DELETE", path, None);
+        assert_eq!(r.status, 409, "DELETE {path}: {}", r.json);
+        assert!(
+            r.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("delete them first")),
+            "{}",
+            r.json
+        );
+        assert_eq!(
+            ann.call("GET", path, None).status,
+            200,
+            "{path} went anyway"
+        );
+    }
+    for task in [on_ours["id"].as_str().unwrap(), ids.task.as_str()] {
+        let r = ann.call("DELETE", &format!("accounts/{a}/tasks/{task}"), None);
+        assert_eq!(r.status, 204, "DELETE task {task}: {}", r.json);
+    }
+    for path in [&agg_path, &cred_path] {
+        assert_eq!(ann.call("DELETE", path, None).status, 204, "DELETE {path}");
+        assert_eq!(
+            ann.call("GET", path, None).status,
+            404,
+            "{path} is still there"
+        );
+    }
+
     // Failed sign-ins: after 5 for one address, even the right password waits.
     for _ in 0..5 {
         let (_, r) = Client::session(port, "signin", "ann@example.com", "wrong password!");

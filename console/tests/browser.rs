@@ -14,10 +14,8 @@ mod common;
 
 use common::Stack;
 use serde_json::json;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longest the browser test may take.
 const NODE_TIMEOUT: Duration = Duration::from_secs(480);
@@ -47,32 +45,13 @@ fn from_sign_up_to_a_chart_in_chromium() {
     let params_file = scratch.join("params.json");
     std::fs::write(&params_file, serde_json::to_string_pretty(&params).unwrap()).unwrap();
     let log = scratch.join("node.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "test/browser.test.mjs"])
-        .current_dir(root.join("console"))
-        .env("EDAP_CONSOLE_TEST_PARAMS", &params_file)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .process_group(0)
-        .spawn()
-        .expect("run node (Node.js >= 20 must be on PATH)");
-    let deadline = Instant::now() + NODE_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for node") {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            // The group's ID is the child's PID (process_group(0)): Node and Chromium.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = edap_testkit::node::run_tests(
+        &root.join("console"),
+        &["test/browser.test.mjs"],
+        &[("EDAP_CONSOLE_TEST_PARAMS", &params_file)],
+        &log,
+        NODE_TIMEOUT,
+    );
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     println!("{text}");
     println!("screenshots: {}", screenshots.display());

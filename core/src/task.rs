@@ -446,6 +446,35 @@ impl fmt::Debug for AggregatorTask {
 }
 
 impl AggregatorTask {
+    /// A task with no tokens yet, the default schedule, Bearer authentication towards the
+    /// peer, the default report expiry, no deactivation, no noise; callers set the rest.
+    pub fn new(
+        task_id: TaskId,
+        config: TaskConfiguration,
+        role: Role,
+        vdaf_verify_key: VerifyKey,
+        collector_hpke_config: HpkeConfig,
+    ) -> Self {
+        AggregatorTask {
+            task_id,
+            config,
+            role,
+            vdaf_verify_key,
+            collector_hpke_config,
+            aggregator_auth_token: None,
+            aggregator_auth_token_hash: None,
+            collector_auth_token_hash: None,
+            schedule: AggregationSchedule::default(),
+            peer_auth: AuthHeader::Bearer,
+            report_expiry_age: DEFAULT_REPORT_EXPIRY_AGE,
+            helper_dialect: PeerDialect::Auto,
+            deactivate_at: None,
+            taskprov: false,
+            retired_tokens: Vec::new(),
+            dp_strategy: Default::default(),
+        }
+    }
+
     /// Checks the configuration, the derived task ID and that the role's secrets are present.
     pub fn validate(&self, limits: &TaskLimits) -> Result<(), TaskError> {
         validate_config(&self.config, limits)?;

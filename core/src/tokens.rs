@@ -90,33 +90,19 @@ mod tests {
     fn task() -> AggregatorTask {
         let kp = crate::hpke::HpkeKeypair::generate(HpkeConfigId(1), HpkeKemId::X25519_HKDF_SHA256)
             .unwrap();
-        AggregatorTask {
-            task_id: TaskId([1; 32]),
-            config: TaskConfiguration {
-                task_info: b"t".to_vec(),
-                leader_endpoint: "https://l.example/".into(),
-                helper_endpoint: "https://h.example/".into(),
-                time_precision: 60,
-                min_batch_size: 100,
-                batch_mode: BatchMode::TimeInterval,
-                vdaf: VdafConfig::Prio3Count,
-                extensions: Extensions::empty(),
-            },
-            role: Role::Helper,
-            vdaf_verify_key: [0; 32],
-            collector_hpke_config: kp.config,
-            aggregator_auth_token: None,
-            aggregator_auth_token_hash: Some(TokenHash::of("old")),
-            collector_auth_token_hash: None,
-            schedule: Default::default(),
-            peer_auth: Default::default(),
-            report_expiry_age: crate::task::DEFAULT_REPORT_EXPIRY_AGE,
-            helper_dialect: Default::default(),
-            deactivate_at: None,
-            taskprov: false,
-            retired_tokens: Vec::new(),
-            dp_strategy: Default::default(),
-        }
+        let config = TaskConfiguration {
+            task_info: b"t".to_vec(),
+            leader_endpoint: "https://l.example/".into(),
+            helper_endpoint: "https://h.example/".into(),
+            time_precision: 60,
+            min_batch_size: 100,
+            batch_mode: BatchMode::TimeInterval,
+            vdaf: VdafConfig::Prio3Count,
+            extensions: Extensions::empty(),
+        };
+        let mut t = AggregatorTask::new(TaskId([1; 32]), config, Role::Helper, [0; 32], kp.config);
+        t.aggregator_auth_token_hash = Some(TokenHash::of("old"));
+        t
     }
 
     #[test]

@@ -15,43 +15,6 @@ use edap_core::task::PeerDialect;
 use edap_core::vdaf::{AggregateResult, Measurement};
 use prio::codec::{Decode, Encode};
 
-fn vdafs() -> Vec<VdafConfig> {
-    vec![
-        VdafConfig::Prio3Count,
-        VdafConfig::Prio3Sum {
-            max_measurement: 255,
-        },
-        VdafConfig::Prio3SumVec {
-            length: 3,
-            max_measurement: 5,
-            chunk_length: 2,
-        },
-        VdafConfig::Prio3Histogram {
-            length: 4,
-            chunk_length: 2,
-        },
-        VdafConfig::Prio3MultihotCountVec {
-            length: 4,
-            chunk_length: 2,
-            max_weight: 2,
-        },
-    ]
-}
-
-fn measurement(vdaf: &VdafConfig, i: u64) -> Measurement {
-    match vdaf {
-        VdafConfig::Prio3Count => Measurement::Count(i.is_multiple_of(2)),
-        VdafConfig::Prio3Sum { .. } => Measurement::Sum(i * 7 % 256),
-        VdafConfig::Prio3SumVec { .. } => Measurement::Vector(vec![i % 6, 1, (i * 2) % 6]),
-        VdafConfig::Prio3Histogram { .. } => Measurement::Bucket(i % 4),
-        VdafConfig::Prio3MultihotCountVec { .. } => {
-            let mut v = vec![0; 4];
-            v[(i % 4) as usize] = 1;
-            Measurement::Vector(v)
-        }
-    }
-}
-
 /// Which forms the simulated Helper accepts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum HelperForms {

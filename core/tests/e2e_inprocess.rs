@@ -13,48 +13,6 @@ use edap_core::messages::*;
 use edap_core::vdaf::{AggregateResult, Measurement};
 use prio::codec::Encode;
 
-fn vdafs() -> Vec<VdafConfig> {
-    vec![
-        VdafConfig::Prio3Count,
-        VdafConfig::Prio3Sum {
-            max_measurement: 1000,
-        },
-        VdafConfig::Prio3SumVec {
-            length: 4,
-            max_measurement: 7,
-            chunk_length: 2,
-        },
-        VdafConfig::Prio3Histogram {
-            length: 4,
-            chunk_length: 2,
-        },
-        VdafConfig::Prio3MultihotCountVec {
-            length: 4,
-            chunk_length: 2,
-            max_weight: 2,
-        },
-    ]
-}
-
-fn measurement(vdaf: &VdafConfig, i: u64) -> Measurement {
-    match vdaf {
-        VdafConfig::Prio3Count => Measurement::Count(i.is_multiple_of(3)),
-        VdafConfig::Prio3Sum { .. } => Measurement::Sum((i * 37) % 1001),
-        VdafConfig::Prio3SumVec { .. } => {
-            Measurement::Vector(vec![i % 8, (i * 3) % 8, (i * 5) % 8, 7])
-        }
-        VdafConfig::Prio3Histogram { .. } => Measurement::Bucket(i % 4),
-        VdafConfig::Prio3MultihotCountVec { .. } => {
-            let mut v = vec![0; 4];
-            v[(i % 4) as usize] = 1;
-            if i.is_multiple_of(2) {
-                v[((i + 1) % 4) as usize] = 1;
-            }
-            Measurement::Vector(v)
-        }
-    }
-}
-
 fn expected(vdaf: &VdafConfig, ms: &[Measurement]) -> AggregateResult {
     let mut r = AggregateResult::zero(vdaf);
     for m in ms {

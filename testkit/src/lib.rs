@@ -8,6 +8,7 @@ pub mod cli;
 pub mod http;
 pub mod interop;
 pub mod janus;
+pub mod node;
 pub mod procstat;
 pub mod proxy;
 pub mod workerd;
@@ -138,6 +139,19 @@ impl Wrangler {
         vars: &[&str],
         runtime: Runtime,
     ) -> Wrangler {
+        let vars = vars.iter().map(|v| v.to_string()).collect();
+        Wrangler::launched(name, dir, port, vars, None, runtime)
+    }
+
+    /// An instance with its files under `dir`, started.
+    fn launched(
+        name: &str,
+        dir: &Path,
+        port: u16,
+        vars: Vec<String>,
+        config: Option<(String, Vec<String>)>,
+        runtime: Runtime,
+    ) -> Wrangler {
         let mut w = Wrangler {
             name: name.to_string(),
             port,
@@ -145,8 +159,8 @@ impl Wrangler {
             persist: dir.join(format!("{name}-state")),
             log: dir.join(format!("{name}.log")),
             state_dir: dir.join("pgids"),
-            vars: vars.iter().map(|v| v.to_string()).collect(),
-            config: None,
+            vars,
+            config,
             running: false,
             runtime,
             workerd: None,
@@ -164,21 +178,14 @@ impl Wrangler {
         config: &str,
         args: &[String],
     ) -> Wrangler {
-        let mut w = Wrangler {
-            name: name.to_string(),
+        Wrangler::launched(
+            name,
+            dir,
             port,
-            inspector_port: 0,
-            persist: dir.join(format!("{name}-state")),
-            log: dir.join(format!("{name}.log")),
-            state_dir: dir.join("pgids"),
-            vars: Vec::new(),
-            config: Some((config.to_string(), args.to_vec())),
-            running: false,
-            runtime: Runtime::WranglerDev,
-            workerd: None,
-        };
-        w.launch();
-        w
+            Vec::new(),
+            Some((config.to_string(), args.to_vec())),
+            Runtime::WranglerDev,
+        )
     }
 
     /// The directory `wrangler dev --persist-to` keeps this instance's state in.
@@ -772,33 +779,12 @@ pub fn post_task_req(
     verify_key: &str,
     collector_key: &HpkeKeypair,
 ) -> PostTaskReq {
-    let interval = config.task_interval();
-    PostTaskReq {
-        peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
-            config.helper_endpoint.clone()
-        } else {
-            config.leader_endpoint.clone()
-        }),
-        batch_mode: Some(config.batch_mode.into()),
-        aggregation_mode: None,
-        vdaf: Some((&config.vdaf).into()),
+    PostTaskReq::for_config(
+        config,
         role,
-        vdaf_verify_key: Secret(verify_key.to_string()),
-        task_info: Some(base64url(&config.task_info)),
-        task_start: interval.map(|i| i.start.0),
-        task_duration: interval.map(|i| i.duration.0),
-        min_batch_size: Some(config.min_batch_size),
-        time_precision: Some(config.time_precision),
-        collector_hpke_config: HpkeConfigJson::from(&collector_key.config),
-        aggregator_auth_token: None,
-        collector_auth_token_hash: None,
-        task_id: None,
-        task_config: None,
-        schedule: None,
-        helper_dialect: None,
-        report_expiry_age: None,
-        aggregator_auth_token_hash: None,
-    }
+        Secret(verify_key.to_string()),
+        HpkeConfigJson::from(&collector_key.config),
+    )
 }
 
 pub fn base64url(b: &[u8]) -> String {

@@ -5,7 +5,7 @@
 //! concerns. Peer tokens are stored sealed (AES-256-GCM, `PEER_TOKEN_KEY`).
 
 use super::auth::{role_in, Principal};
-use super::db::{args, Count};
+use super::db::args;
 use super::fetcher::WorkerFetch;
 use super::http::{Ctx, Req, Resp};
 use crate::error::{ConsoleError, FieldErrors};
@@ -339,22 +339,13 @@ pub async fn unpair(
         ));
     }
     find(ctx, account_id, id).await?;
-    let used: Option<Count> = ctx
-        .db
-        .first(
-            "SELECT COUNT(*) AS n FROM tasks WHERE account_id = ?1 AND (leader_id = ?2 OR helper_id = ?2)",
-            args![account_id, id],
-        )
-        .await?;
-    if used.is_some_and(|c| c.n > 0) {
-        return Err(ConsoleError::Conflict(
-            "tasks use this aggregator: delete them first".into(),
-        ));
-    }
     ctx.db
-        .run(
-            "DELETE FROM aggregators WHERE id = ?1 AND account_id = ?2",
-            args![id, account_id],
+        .delete_unless_used(
+            "aggregators",
+            "leader_id = ?2 OR helper_id = ?2",
+            account_id,
+            id,
+            "tasks use this aggregator: delete them first",
         )
         .await?;
     Ok(Resp::empty())

@@ -4,7 +4,7 @@
 //! `collector_auth_token_hash`).
 
 use super::auth::{role_in, Principal};
-use super::db::{args, Count};
+use super::db::args;
 use super::http::{Ctx, Req, Resp};
 use crate::error::{ConsoleError, FieldErrors};
 use crate::tokens::new_id;
@@ -123,22 +123,13 @@ pub async fn delete(
 ) -> Result<Resp, ConsoleError> {
     role_in(ctx, p, account_id).await?;
     find(ctx, account_id, id).await?;
-    let used: Option<Count> = ctx
-        .db
-        .first(
-            "SELECT COUNT(*) AS n FROM tasks WHERE account_id = ?1 AND credential_id = ?2",
-            args![account_id, id],
-        )
-        .await?;
-    if used.is_some_and(|c| c.n > 0) {
-        return Err(ConsoleError::Conflict(
-            "tasks use this credential: delete them first".into(),
-        ));
-    }
     ctx.db
-        .run(
-            "DELETE FROM collector_credentials WHERE id = ?1 AND account_id = ?2",
-            args![id, account_id],
+        .delete_unless_used(
+            "collector_credentials",
+            "credential_id = ?2",
+            account_id,
+            id,
+            "tasks use this credential: delete them first",
         )
         .await?;
     Ok(Resp::empty())

@@ -120,6 +120,29 @@ impl Db {
         Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
     }
 
+    /// Deletes the row `id` (`?2`) of `table` in account `account_id` (`?1`) in one
+    /// statement unless a task of that account matches `used_by` (SQL over the `tasks`
+    /// columns, with the same two parameters): a task created at the same moment cannot
+    /// slip in between a check and the delete. The caller has checked that the row exists,
+    /// so nothing deleted means it is in use: `Conflict` with `refusal`.
+    pub async fn delete_unless_used(
+        &self,
+        table: &str,
+        used_by: &str,
+        account_id: &str,
+        id: &str,
+        refusal: &str,
+    ) -> Result<(), ConsoleError> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE account_id = ?1 AND id = ?2 AND NOT EXISTS \
+             (SELECT 1 FROM tasks WHERE account_id = ?1 AND ({used_by}))"
+        );
+        match self.run(&sql, args![account_id, id]).await? {
+            0 => Err(ConsoleError::Conflict(refusal.into())),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs statements in one transaction (all or none).
     pub async fn batch(&self, stmts: Vec<D1PreparedStatement>) -> Result<(), ConsoleError> {
         self.0.batch(stmts).await.map_err(fail).map(|_| ())

@@ -9,9 +9,7 @@ use crate::http::{Method, Request, Response};
 use crate::interop;
 use crate::messages::{HpkeConfig, Role, TaskId};
 use crate::platform::Platform;
-use crate::task::{
-    AggregationSchedule, AggregatorTask, AuthHeader, Secret, TokenHash, DEFAULT_REPORT_EXPIRY_AGE,
-};
+use crate::task::{AggregationSchedule, AggregatorTask, AuthHeader, Secret, TokenHash};
 use prio::codec::Decode;
 use serde_json::{json, Value};
 
@@ -78,29 +76,20 @@ async fn add_task<P: Platform>(p: &P, body: &Value) -> Result<(), String> {
     let leader_token = s("leader_authentication_token")
         .filter(|t| !t.is_empty())
         .ok_or("missing leader_authentication_token")?;
-    let mut task = AggregatorTask {
+    let mut task = AggregatorTask::new(
         task_id,
         config,
         role,
         vdaf_verify_key,
         collector_hpke_config,
-        aggregator_auth_token: None,
-        aggregator_auth_token_hash: None,
-        collector_auth_token_hash: None,
-        // Test runs are short: form jobs quickly rather than waiting to fill them.
-        schedule: AggregationSchedule {
-            max_wait_secs: 1,
-            ..Default::default()
-        },
-        // The test design's tokens travel in DAP-Auth-Token.
-        peer_auth: AuthHeader::DapAuthToken,
-        report_expiry_age: DEFAULT_REPORT_EXPIRY_AGE,
-        helper_dialect: Default::default(),
-        deactivate_at: None,
-        taskprov: false,
-        retired_tokens: Vec::new(),
-        dp_strategy: Default::default(),
+    );
+    // Test runs are short: form jobs quickly rather than waiting to fill them.
+    task.schedule = AggregationSchedule {
+        max_wait_secs: 1,
+        ..Default::default()
     };
+    // The test design's tokens travel in DAP-Auth-Token.
+    task.peer_auth = AuthHeader::DapAuthToken;
     if role == Role::Leader {
         let collector = s("collector_authentication_token")
             .filter(|t| !t.is_empty())

@@ -7,8 +7,7 @@ use super::{PeerRole, TaskprovPeer};
 use crate::api::aggregator_api::normalize_endpoint;
 use crate::messages::Role;
 use crate::task::{
-    derive_verify_key, AggregationSchedule, AggregatorTask, AuthHeader, PeerDialect, Secret,
-    TaskLimits, TokenHash, DEFAULT_REPORT_EXPIRY_AGE,
+    derive_verify_key, AggregatorTask, Secret, TaskLimits, TokenHash, DEFAULT_REPORT_EXPIRY_AGE,
 };
 
 /// Why this aggregator does not take part in an advertised task. Every reason is the
@@ -85,24 +84,15 @@ pub fn task_for(
             return Err(OptOut::Refused("the task has ended".into()));
         }
     }
-    let mut task = AggregatorTask {
-        task_id: advert.task_id,
-        config: config.clone(),
+    let mut task = AggregatorTask::new(
+        advert.task_id,
+        config.clone(),
         role,
-        vdaf_verify_key: derive_verify_key(&vki, &advert.task_id),
-        collector_hpke_config: peer.collector_hpke_config.clone(),
-        aggregator_auth_token: None,
-        aggregator_auth_token_hash: None,
-        collector_auth_token_hash: None,
-        schedule: AggregationSchedule::default(),
-        peer_auth: AuthHeader::Bearer,
-        report_expiry_age: peer.report_expiry_age.unwrap_or(DEFAULT_REPORT_EXPIRY_AGE),
-        helper_dialect: PeerDialect::Auto,
-        deactivate_at: None,
-        taskprov: true,
-        retired_tokens: Vec::new(),
-        dp_strategy: Default::default(),
-    };
+        derive_verify_key(&vki, &advert.task_id),
+        peer.collector_hpke_config.clone(),
+    );
+    task.report_expiry_age = peer.report_expiry_age.unwrap_or(DEFAULT_REPORT_EXPIRY_AGE);
+    task.taskprov = true;
     match role {
         Role::Helper => {
             let token = token.ok_or(OptOut::Token)?;

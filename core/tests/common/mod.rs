@@ -18,6 +18,7 @@ use edap_core::platform::DeploymentConfig;
 use edap_core::roles::client::Client;
 use edap_core::roles::collector::{self, Collection};
 use edap_core::task::{AggregationSchedule, AuthHeader, Secret, TokenHash};
+use edap_core::vdaf::Measurement;
 use edap_core::ProblemDocument;
 use prio::codec::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -362,33 +363,12 @@ pub fn janus_post_task_req(
     verify_key: &str,
     collector_key: &HpkeKeypair,
 ) -> PostTaskReq {
-    let interval = config.task_interval();
-    PostTaskReq {
-        peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
-            config.helper_endpoint.clone()
-        } else {
-            config.leader_endpoint.clone()
-        }),
-        batch_mode: Some(config.batch_mode.into()),
-        aggregation_mode: None,
-        vdaf: Some((&config.vdaf).into()),
+    PostTaskReq::for_config(
+        config,
         role,
-        vdaf_verify_key: Secret(verify_key.to_string()),
-        task_info: Some(edap_core::messages::base64url(&config.task_info)),
-        task_start: interval.map(|i| i.start.0),
-        task_duration: interval.map(|i| i.duration.0),
-        min_batch_size: Some(config.min_batch_size),
-        time_precision: Some(config.time_precision),
-        collector_hpke_config: HpkeConfigJson::from(&collector_key.config),
-        aggregator_auth_token: None,
-        collector_auth_token_hash: None,
-        task_id: None,
-        task_config: None,
-        schedule: None,
-        helper_dialect: None,
-        report_expiry_age: None,
-        aggregator_auth_token_hash: None,
-    }
+        Secret(verify_key.to_string()),
+        HpkeConfigJson::from(&collector_key.config),
+    )
 }
 
 /// An aggregator API request with the right token, Accept and (with a body) Content-Type.
@@ -407,4 +387,48 @@ pub fn api(
         h.push(("content-type", MEDIA_TYPE));
     }
     d.request(method, path, &h, body)
+}
+
+/// One small configuration of every Prio3 VDAF.
+pub fn vdafs() -> Vec<VdafConfig> {
+    vec![
+        VdafConfig::Prio3Count,
+        VdafConfig::Prio3Sum {
+            max_measurement: 1000,
+        },
+        VdafConfig::Prio3SumVec {
+            length: 4,
+            max_measurement: 7,
+            chunk_length: 2,
+        },
+        VdafConfig::Prio3Histogram {
+            length: 4,
+            chunk_length: 2,
+        },
+        VdafConfig::Prio3MultihotCountVec {
+            length: 4,
+            chunk_length: 2,
+            max_weight: 2,
+        },
+    ]
+}
+
+/// The `i`-th test measurement for `vdaf` (valid for the configurations of [`vdafs`]).
+pub fn measurement(vdaf: &VdafConfig, i: u64) -> Measurement {
+    match vdaf {
+        VdafConfig::Prio3Count => Measurement::Count(i.is_multiple_of(3)),
+        VdafConfig::Prio3Sum { .. } => Measurement::Sum((i * 37) % 1001),
+        VdafConfig::Prio3SumVec { .. } => {
+            Measurement::Vector(vec![i % 8, (i * 3) % 8, (i * 5) % 8, 7])
+        }
+        VdafConfig::Prio3Histogram { .. } => Measurement::Bucket(i % 4),
+        VdafConfig::Prio3MultihotCountVec { .. } => {
+            let mut v = vec![0; 4];
+            v[(i % 4) as usize] = 1;
+            if i.is_multiple_of(2) {
+                v[((i + 1) % 4) as usize] = 1;
+            }
+            Measurement::Vector(v)
+        }
+    }
 }

@@ -14,8 +14,7 @@ use crate::messages::{
 use crate::platform::Platform;
 use crate::store::tasks::{TaskReq, TaskResp as StoreResp};
 use crate::task::{
-    AggregationSchedule, AggregatorTask, AuthHeader, PeerDialect, Secret, TokenHash,
-    DEFAULT_REPORT_EXPIRY_AGE,
+    AggregationSchedule, AggregatorTask, PeerDialect, Secret, TokenHash, DEFAULT_REPORT_EXPIRY_AGE,
 };
 use crate::taskprov::AggregationMode;
 use prio::codec::{Decode, Encode};
@@ -91,6 +90,46 @@ pub struct PostTaskReq {
     /// Extension, Helper: the hash of the Leader's token, instead of generating one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregator_auth_token_hash: Option<TokenHashJson>,
+}
+
+impl PostTaskReq {
+    /// The request for `config` in Janus's fields only, as a Janus control plane sends it:
+    /// the configuration's fields, no tokens, no aggregation mode and none of our
+    /// extensions. Callers add what their role and peer need.
+    pub fn for_config(
+        config: &TaskConfiguration,
+        role: RoleJson,
+        vdaf_verify_key: Secret,
+        collector_hpke_config: HpkeConfigJson,
+    ) -> Self {
+        let interval = config.task_interval();
+        PostTaskReq {
+            peer_aggregator_endpoint: Some(if role == RoleJson::Leader {
+                config.helper_endpoint.clone()
+            } else {
+                config.leader_endpoint.clone()
+            }),
+            batch_mode: Some(config.batch_mode.into()),
+            aggregation_mode: None,
+            vdaf: Some((&config.vdaf).into()),
+            role,
+            vdaf_verify_key,
+            task_info: Some(base64url(&config.task_info)),
+            task_start: interval.map(|i| i.start.0),
+            task_duration: interval.map(|i| i.duration.0),
+            min_batch_size: Some(config.min_batch_size),
+            time_precision: Some(config.time_precision),
+            collector_hpke_config,
+            aggregator_auth_token: None,
+            collector_auth_token_hash: None,
+            task_id: None,
+            task_config: None,
+            schedule: None,
+            helper_dialect: None,
+            report_expiry_age: None,
+            aggregator_auth_token_hash: None,
+        }
+    }
 }
 
 /// A task (Janus's `TaskResp`, plus `task_config`, `schedule` and `helper_dialect`).
@@ -372,24 +411,17 @@ fn build(r: &PostTaskReq, own: &str) -> Result<(AggregatorTask, Option<AuthToken
     let task_id = r
         .task_id
         .unwrap_or_else(|| TaskId(Sha256::digest(vdaf_verify_key).into()));
-    let mut task = AggregatorTask {
+    let mut task = AggregatorTask::new(
         task_id,
         config,
         role,
         vdaf_verify_key,
         collector_hpke_config,
-        aggregator_auth_token: None,
-        aggregator_auth_token_hash: None,
-        collector_auth_token_hash: None,
-        schedule: r.schedule.clone().unwrap_or_default(),
-        peer_auth: AuthHeader::Bearer,
-        report_expiry_age: r.report_expiry_age.unwrap_or(DEFAULT_REPORT_EXPIRY_AGE),
-        helper_dialect: r.helper_dialect.unwrap_or_default(),
-        deactivate_at: None,
-        taskprov: false,
-        retired_tokens: Vec::new(),
-        dp_strategy: r.vdaf.as_ref().map(VdafInstance::dp).unwrap_or_default(),
-    };
+    );
+    task.schedule = r.schedule.clone().unwrap_or_default();
+    task.report_expiry_age = r.report_expiry_age.unwrap_or(DEFAULT_REPORT_EXPIRY_AGE);
+    task.helper_dialect = r.helper_dialect.unwrap_or_default();
+    task.dp_strategy = r.vdaf.as_ref().map(VdafInstance::dp).unwrap_or_default();
     let mut generated = None;
     match role {
         Role::Leader => {

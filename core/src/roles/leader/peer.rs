@@ -131,6 +131,20 @@ pub async fn failed<P: Platform>(
         .await;
 }
 
+/// [`failed`] for an exchange that will be retried: logs and counts it, and gives the
+/// `Unavailable` abort that makes the caller try again later.
+async fn unavailable<P: Platform>(
+    p: &P,
+    task: &AggregatorTask,
+    c: &Creation<'_>,
+    status: Option<u16>,
+    problem: Option<&ProblemDocument>,
+    detail: String,
+) -> Abort {
+    failed(p, task, c, status, problem, detail.clone(), true).await;
+    Abort::Unavailable(detail)
+}
+
 /// Whether an answer says "no such route or method" rather than a DAP refusal: what a
 /// Helper that speaks only the other form of creation answers.
 fn wrong_form(resp: &Response) -> bool {
@@ -166,17 +180,7 @@ pub async fn exchange<P: Platform>(
             state.location = None;
             let problem = serde_json::from_slice::<ProblemDocument>(&resp.body).ok();
             let detail = refusal_text(resp.status, &problem, "polling");
-            failed(
-                p,
-                task,
-                c,
-                Some(resp.status),
-                problem.as_ref(),
-                detail.clone(),
-                true,
-            )
-            .await;
-            return Err(Abort::Unavailable(detail));
+            return Err(unavailable(p, task, c, Some(resp.status), problem.as_ref(), detail).await);
         }
         let dialect = state.dialect.unwrap_or(PeerDialect::Post);
         return interpret(p, task, state, c, resp, dialect, &loc).await;
@@ -251,24 +255,13 @@ async fn send<P: Platform>(
         Ok(r) => r,
         Err(e) => {
             let detail = format!("no answer from the Helper: {e}");
-            failed(p, task, c, None, None, detail.clone(), true).await;
-            return Err(Abort::Unavailable(detail));
+            return Err(unavailable(p, task, c, None, None, detail).await);
         }
     };
     if resp.status >= 500 || resp.status == 429 || resp.status == 408 {
         let problem = serde_json::from_slice::<ProblemDocument>(&resp.body).ok();
         let detail = format!("the Helper answered HTTP {}", resp.status);
-        failed(
-            p,
-            task,
-            c,
-            Some(resp.status),
-            problem.as_ref(),
-            detail.clone(),
-            true,
-        )
-        .await;
-        return Err(Abort::Unavailable(detail));
+        return Err(unavailable(p, task, c, Some(resp.status), problem.as_ref(), detail).await);
     }
     Ok(resp)
 }
@@ -327,16 +320,14 @@ async fn interpret<P: Platform>(
     };
     let Some(location) = location else {
         let detail = "the Helper deferred the request without a Location".to_string();
-        failed(p, task, c, Some(resp.status), None, detail.clone(), true).await;
-        return Err(Abort::Unavailable(detail));
+        return Err(unavailable(p, task, c, Some(resp.status), None, detail).await);
     };
     if observe::origin(&location) != observe::origin(helper) {
         let detail = format!(
             "the Helper's Location points to {}, not to the Helper: not followed",
             observe::origin(&location)
         );
-        failed(p, task, c, Some(resp.status), None, detail.clone(), true).await;
-        return Err(Abort::Unavailable(detail));
+        return Err(unavailable(p, task, c, Some(resp.status), None, detail).await);
     }
     state.location = Some(location);
     let secs = retry_after_secs(resp.headers.get("retry-after"));
