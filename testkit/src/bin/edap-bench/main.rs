@@ -174,6 +174,38 @@ fn main() {
     }
     println!("## Summary: each figure beside its aim (issue 13)\n");
     println!("{}", figures.summary());
+    // The aims are absolute; machines of the same kind differ by 2-3x. These figures of the
+    // same run say how fast this one was.
+    let yardsticks = [
+        (
+            "platform.plain.cpu_us_per_request",
+            "platform alone: a JS worker answering, workerd CPU per request",
+        ),
+        (
+            "platform.sql.cpu_us_per_request",
+            "platform alone: JS worker -> Durable Object -> one SQLite insert, per request",
+        ),
+        (
+            "floor.prio3count.product_us_per_report",
+            "native floor, Prio3Count, both aggregators, per report",
+        ),
+        (
+            "floor.prio3histogram.product_us_per_report",
+            "native floor, Prio3Histogram (100), both aggregators, per report",
+        ),
+    ];
+    let known: Vec<_> = yardsticks
+        .iter()
+        .filter_map(|(k, label)| figures.get(k).map(|v| (label, v)))
+        .collect();
+    if !known.is_empty() {
+        println!("Yardsticks of the same run (how fast this machine was):\n");
+        println!("| yardstick | µs |\n|---|---:|");
+        for (label, v) in known {
+            println!("| {label} | {v:.0} |");
+        }
+        println!();
+    }
     let load_end = loadavg();
     println!(
         "(edap-bench ran {:.0} s; load average at the end: {load_end})",
