@@ -117,7 +117,12 @@ start_wrangler() {
       rm -f "$pgid_file"
       return 1
     fi
-    if [[ -n "$pgid" ]] && _http_answers "$port"; then
+    # Up means wrangler said so, not only that the port answers: with a custom build,
+    # wrangler rebuilds and reloads once more when its file watcher is ready, and until its
+    # "Ready on" line its proxy already answers, then fails requests with "Your worker
+    # restarted mid-request" (503).
+    if [[ -n "$pgid" ]] && grep -aqF "Ready on http://127.0.0.1:$port" "$logfile" 2>/dev/null &&
+      _http_answers "$port"; then
       echo "wrangler '$name' up on 127.0.0.1:$port (pgid $pgid, $((SECONDS - start)) s)"
       return 0
     fi
