@@ -41,12 +41,12 @@ pub struct CollectArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
-    /// Time-interval tasks: start of the batch interval (POSIX seconds; rounded down to the
-    /// task's time precision).
+    /// Time-interval tasks: start of the batch interval (POSIX seconds; a multiple of the
+    /// task's time precision, or it is refused with the aligned values to use).
     #[arg(long, value_name = "SECS", requires = "duration")]
     pub start: Option<u64>,
-    /// Time-interval tasks: length of the batch interval in seconds (its end is rounded up
-    /// to the task's time precision).
+    /// Time-interval tasks: length of the batch interval in seconds (a multiple of the
+    /// task's time precision, likewise).
     #[arg(long, value_name = "SECS", requires = "start")]
     pub duration: Option<u64>,
     /// Leader-selected tasks: collect the next batch the Leader has ready.
